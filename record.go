@@ -1,0 +1,191 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// ID is a record's key. Stores use int64 for Odoo-style integer ids and
+// string for text keys such as UUIDs; no other Go type is ever passed to a
+// store or returned by one. Use [NormalizeID] to turn a decoded JSON value
+// into an ID.
+type ID = any
+
+// Record is one record's fields as JSON-compatible Go values: nil, bool,
+// int64, float64, string, []any and map[string]any. The key "id" holds the
+// record's [ID]; stores fill it in on every record they return.
+type Record map[string]any
+
+// Sentinel errors a [RecordStore] returns, wrapped or not; callers test them
+// with errors.Is.
+var (
+	// ErrNotFound means a record with the requested id does not exist.
+	ErrNotFound = errors.New("record not found")
+	// ErrConflict means a transaction could not commit because a
+	// concurrent one changed what it read; the whole call may be retried.
+	ErrConflict = errors.New("transaction conflict")
+	// ErrInvalidField means a field name or value cannot be stored by this
+	// store: a field that is not a column of a mapped table, a value of the
+	// wrong type for its column, or a name the store does not accept.
+	ErrInvalidField = errors.New("invalid field")
+	// ErrUnknownModel means the store has no model of that name.
+	ErrUnknownModel = errors.New("unknown model")
+)
+
+// NotFoundError reports which record was missing. It matches ErrNotFound
+// with errors.Is.
+type NotFoundError struct {
+	Model string
+	ID    ID
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("%s record %v not found", e.Model, e.ID)
+}
+
+// Is reports whether target is ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// FieldError reports a field a store refused. It matches ErrInvalidField
+// with errors.Is.
+type FieldError struct {
+	Model  string
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("%s has no field %q", e.Model, e.Field)
+	}
+	return fmt.Sprintf("%s field %q: %s", e.Model, e.Field, e.Reason)
+}
+
+// Is reports whether target is ErrInvalidField.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalidField }
+
+// RecordStore is what webhooks read and write records through. It is the
+// least an adapter must implement to be correct; transactions and search are
+// optional capabilities ([Transactor], [Searcher]) discovered with a type
+// assertion. Run the conformance suite in package webhooktest against any
+// implementation.
+//
+// Implementations must be safe for concurrent use. Records passed in and
+// returned are copies: a store must not keep a caller's map, and a caller
+// may change a returned record without changing the store.
+type RecordStore interface {
+	// Browse returns the records of model with the given ids, in the order
+	// of ids (a repeated id yields the record again). If any id does not
+	// exist it returns an error that matches ErrNotFound, preferably a
+	// *NotFoundError, and no records. An empty ids returns no records and
+	// no error.
+	Browse(ctx context.Context, model string, ids []ID) ([]Record, error)
+
+	// Create stores a new record of model and returns its id. If values
+	// holds "id", the store uses that id (and fails if it is taken);
+	// otherwise it assigns one: integer stores the next integer, text-key
+	// stores a fresh unique string. values is not retained.
+	Create(ctx context.Context, model string, values Record) (ID, error)
+
+	// Write sets the given fields of an existing record, leaving the
+	// others as they are. A missing record is an error matching
+	// ErrNotFound. values must not contain "id". values is not retained.
+	Write(ctx context.Context, model string, id ID, values Record) error
+}
+
+// Filter selects records whose fields equal the given values: every key is
+// a field name, every value a JSON-compatible value compared for equality
+// (integers and floats compare by numeric value). An empty Filter selects
+// every record of the model.
+type Filter map[string]any
+
+// Searcher is the optional capability behind the `search` function of
+// target expressions and scripts.
+type Searcher interface {
+	// Search returns up to limit records of model that match filter,
+	// ordered by id ascending. limit <= 0 means no limit. A model with no
+	// records yields an empty result, not an error.
+	Search(ctx context.Context, model string, filter Filter, limit int) ([]Record, error)
+}
+
+// Transactor is the optional capability that makes a call all-or-nothing.
+// When the store implements it, every call runs its reads and writes in one
+// transaction; a failure anywhere rolls all of them back.
+type Transactor interface {
+	// Begin starts a transaction. The context bounds the whole
+	// transaction: when it is done, the transaction's operations fail.
+	Begin(ctx context.Context) (Tx, error)
+}
+
+// Tx is a transaction begun by a [Transactor]. A Tx is used by one
+// goroutine at a time. If the store is a [Searcher], its Tx must be one too.
+//
+// A Tx must not lose updates: if two transactions read the same record and
+// both write it, the second must see the first's write (the store locks
+// records it reads, or serializes transactions) or must fail with an error
+// matching ErrConflict, on which the caller retries the whole call.
+// Reads inside a Tx see its own earlier writes; other readers see none of
+// them until Commit.
+type Tx interface {
+	RecordStore
+	// Commit makes every write of the transaction visible at once.
+	Commit() error
+	// Rollback discards every write. It is safe to call after Commit, in
+	// which case it does nothing and returns nil.
+	Rollback() error
+}
+
+// NormalizeID converts v to an [ID]: any Go integer, an integral float64
+// within ±2^53 and a json.Number holding an integer become int64; a string
+// stays a string. Anything else is an error.
+func NormalizeID(v any) (ID, error) {
+	switch x := v.(type) {
+	case int64:
+		return x, nil
+	case string:
+		return x, nil
+	case int:
+		return int64(x), nil
+	case int32:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return nil, fmt.Errorf("id %d out of range", x)
+		}
+		return int64(x), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return nil, fmt.Errorf("id %d out of range", x)
+		}
+		return int64(x), nil
+	case float64:
+		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+			return nil, fmt.Errorf("id %v is not an integer", x)
+		}
+		return int64(x), nil
+	case json.Number:
+		n, err := strconv.ParseInt(string(x), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("id %s is not a 64-bit integer", x)
+		}
+		return n, nil
+	case nil:
+		return nil, errors.New("id is null")
+	default:
+		return nil, fmt.Errorf("id of type %T: want an integer or a string", v)
+	}
+}
