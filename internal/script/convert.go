@@ -1,0 +1,278 @@
+package script
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/dop251/goja"
+)
+
+// maxDepth bounds the nesting of values crossing the boundary in either
+// direction, and of JSON.parse/JSON.stringify inside the sandbox.
+const maxDepth = 1000
+
+// toJS converts a JSON-shaped Go value into a fresh JS value: objects and
+// arrays are new plain JS objects and arrays, never views of the Go data,
+// and nothing of Go (methods, struct fields) is reachable from them.
+func (sb *sandbox) toJS(v any, depth int) (goja.Value, error) {
+	vm := sb.vm
+	if depth > maxDepth {
+		return nil, fmt.Errorf("value nested deeper than %d levels", maxDepth)
+	}
+	switch x := v.(type) {
+	case nil:
+		return goja.Null(), nil
+	case goja.Value:
+		return nil, fmt.Errorf("unsupported value type %T", v)
+	case bool:
+		return vm.ToValue(x), nil
+	case string:
+		return vm.ToValue(x), nil
+	case int:
+		return vm.ToValue(int64(x)), nil
+	case int8:
+		return vm.ToValue(int64(x)), nil
+	case int16:
+		return vm.ToValue(int64(x)), nil
+	case int32:
+		return vm.ToValue(int64(x)), nil
+	case int64:
+		return vm.ToValue(x), nil
+	case uint:
+		return sb.uintToJS(uint64(x)), nil
+	case uint8:
+		return vm.ToValue(int64(x)), nil
+	case uint16:
+		return vm.ToValue(int64(x)), nil
+	case uint32:
+		return vm.ToValue(int64(x)), nil
+	case uint64:
+		return sb.uintToJS(x), nil
+	case float32:
+		return vm.ToValue(float64(x)), nil
+	case float64:
+		return vm.ToValue(x), nil
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return vm.ToValue(i), nil
+		}
+		if f, err := x.Float64(); err == nil {
+			return vm.ToValue(f), nil
+		}
+		return vm.ToValue(string(x)), nil
+	case time.Time:
+		return vm.ToValue(x.UTC().Format(isoMillis)), nil
+	case []any:
+		items := make([]any, len(x))
+		for i, e := range x {
+			jv, err := sb.toJS(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			items[i] = jv
+		}
+		return vm.NewArray(items...), nil
+	case []string:
+		items := make([]any, len(x))
+		for i, e := range x {
+			items[i] = vm.ToValue(e)
+		}
+		return vm.NewArray(items...), nil
+	case []map[string]any:
+		items := make([]any, len(x))
+		for i, e := range x {
+			jv, err := sb.toJS(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			items[i] = jv
+		}
+		return vm.NewArray(items...), nil
+	case map[string]any:
+		o := vm.NewObject()
+		if err := sb.fill(o, x, depth); err != nil {
+			return nil, err
+		}
+		return o, nil
+	case map[string]string:
+		o := vm.NewObject()
+		for _, k := range sortedKeys(x) {
+			// DefineDataProperty, not Set: a key "__proto__" must become
+			// an own property, not change the object's prototype.
+			_ = o.DefineDataProperty(k, vm.ToValue(x[k]), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+		}
+		return o, nil
+	}
+	return nil, fmt.Errorf("unsupported value type %T", v)
+}
+
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+func (sb *sandbox) uintToJS(u uint64) goja.Value {
+	if u <= math.MaxInt64 {
+		return sb.vm.ToValue(int64(u))
+	}
+	return sb.vm.ToValue(float64(u))
+}
+
+// fill defines m's entries as own enumerable data properties of o, in key
+// order with "id" first.
+func (sb *sandbox) fill(o *goja.Object, m map[string]any, depth int) error {
+	for _, k := range sortedKeys(m) {
+		jv, err := sb.toJS(m[k], depth+1)
+		if err != nil {
+			return err
+		}
+		_ = o.DefineDataProperty(k, jv, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i] == "id" || keys[j] == "id" {
+			return keys[i] == "id" && keys[j] != "id"
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+// exporter converts JS values coming back from a script (create/write
+// values, search filters) into JSON shape: nil, bool, int64, float64,
+// string, []any, map[string]any. It runs inside the VM, so property reads
+// may run the script's getters and Proxy traps; that code is interruptible
+// like any other, and the exporter itself checks the run's stop flag.
+type exporter struct {
+	sb    *sandbox
+	what  string // "create values" etc., for error messages
+	seen  map[*goja.Object]bool
+	nodes int
+}
+
+func (sb *sandbox) export(v goja.Value, what string) any {
+	e := &exporter{sb: sb, what: what, seen: map[*goja.Object]bool{}}
+	out, _ := e.value(v, 0)
+	return out
+}
+
+// exportMap is export for values that must be objects.
+func (sb *sandbox) exportMap(v goja.Value, what string) map[string]any {
+	if goja.IsUndefined(v) || goja.IsNull(v) {
+		return map[string]any{}
+	}
+	m, ok := sb.export(v, what).(map[string]any)
+	if !ok {
+		sb.throwType(what + " must be an object")
+	}
+	return m
+}
+
+// value returns the Go value and whether it is present (undefined is not:
+// such object keys are dropped, array elements become null).
+func (e *exporter) value(v goja.Value, depth int) (any, bool) {
+	sb := e.sb
+	e.nodes++
+	if e.nodes&1023 == 0 {
+		sb.checkpoint()
+	}
+	if e.nodes > sb.cur.lim.maxElems {
+		sb.throwRange(e.what + " is too large")
+	}
+	switch {
+	case v == nil || goja.IsUndefined(v):
+		return nil, false
+	case goja.IsNull(v):
+		return nil, true
+	}
+	o, ok := v.(*goja.Object)
+	if !ok {
+		// Export of a primitive is a plain Go value; of an object it
+		// would run getters, so objects never get here.
+		switch x := v.Export().(type) {
+		case bool:
+			return x, true
+		case string:
+			return x, true
+		case int64:
+			return x, true
+		case float64:
+			return e.number(x), true
+		case *goja.Symbol:
+			sb.throwType(e.what + " cannot contain a Symbol")
+		}
+		sb.throwType(fmt.Sprintf("%s cannot contain %s", e.what, v.String()))
+	}
+	if depth >= maxDepth {
+		sb.throwType(fmt.Sprintf("%s are nested deeper than %d levels", e.what, maxDepth))
+	}
+	if e.seen[o] {
+		sb.throwType(e.what + " contain a cycle")
+	}
+	if !sb.isProxy(o) && o.Prototype() == sb.recordProto {
+		// A record stands for its id, as in Odoo's many2one values.
+		return e.value(o.Get("id"), depth+1)
+	}
+	if _, isFn := goja.AssertFunction(o); isFn {
+		sb.throwType(e.what + " cannot contain a function")
+	}
+	e.seen[o] = true
+	defer delete(e.seen, o)
+
+	if sb.isArray(o) {
+		n := sb.lengthOf(o, sb.cur.lim.maxElems, e.what)
+		out := make([]any, n)
+		for i := int64(0); i < n; i++ {
+			item, _ := e.value(o.Get(strconv.FormatInt(i, 10)), depth+1)
+			out[i] = item
+		}
+		return out, true
+	}
+	switch o.ClassName() {
+	case "Object":
+	case "Date":
+		if t, ok := o.Export().(time.Time); ok {
+			return t.UTC().Format(isoMillis), true
+		}
+		sb.throwType(e.what + " cannot contain an invalid Date")
+	case "String", "Number", "Boolean":
+		if !sb.isProxy(o) {
+			return e.value(sb.unbox(o), depth)
+		}
+	default:
+		if !sb.isProxy(o) {
+			sb.throwType(fmt.Sprintf("%s cannot contain a %s", e.what, o.ClassName()))
+		}
+	}
+	out := map[string]any{}
+	for _, k := range o.Keys() {
+		item, present := e.value(o.Get(k), depth+1)
+		if present {
+			out[k] = item
+		}
+	}
+	return out, true
+}
+
+// number turns integral numbers into int64 (3.0 → 3) and rejects NaN and
+// infinities, which have no JSON form.
+func (e *exporter) number(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		e.sb.throwType(fmt.Sprintf("%s cannot contain %v", e.what, f))
+	}
+	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+		return int64(f)
+	}
+	return f
+}
