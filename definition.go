@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Definition describes one webhook. It is plain data: it round-trips
@@ -40,6 +41,26 @@ type Definition struct {
 	// Script overrides the registry's limits for this webhook's code
 	// actions.
 	Script *ScriptLimits `json:"script,omitempty"`
+
+	// Verify, when set, checks a signature or credential on every call.
+	Verify *Verify `json:"verify,omitempty"`
+	// Dedupe, when set, runs each delivery once.
+	Dedupe *Dedupe `json:"dedupe,omitempty"`
+	// AllowIPs, when not empty, lists the CIDRs (or bare addresses) that
+	// may call; others get 403. See [Config.TrustedProxies].
+	AllowIPs []string `json:"allow_ips,omitempty"`
+	// Limits bounds body size, nesting, rate and concurrency.
+	Limits *Limits `json:"limits,omitempty"`
+	// RedactFields lists payload fields, as dotted paths such as
+	// "card.number", whose values the call log replaces with
+	// "[redacted]".
+	RedactFields []string `json:"redact_fields,omitempty"`
+
+	// PreviousSecret is a secret being rotated away: it keeps working
+	// until PreviousSecretUntil. [Registry.RotateSecretWithGrace] sets
+	// both; they are saved so a grace period survives a restart.
+	PreviousSecret      string    `json:"previous_secret,omitempty"`
+	PreviousSecretUntil time.Time `json:"previous_secret_until,omitzero"`
 }
 
 // The action types.

@@ -3,6 +3,8 @@ package webhook
 import (
 	"context"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,6 +22,9 @@ const (
 	// OutcomeFailed: a fault on the server side (store error, panic,
 	// timeout); nothing was written. Status is 5xx.
 	OutcomeFailed Outcome = "failed"
+	// OutcomeDuplicate: the delivery already ran (see Dedupe); nothing
+	// ran this time and the caller got 200.
+	OutcomeDuplicate Outcome = "duplicate"
 )
 
 // Touch is one kind of change a call made to one model.
@@ -80,4 +85,102 @@ type CallLog interface {
 	Append(ctx context.Context, c *Call) error
 	// Calls returns the entries that match q, newest first.
 	Calls(ctx context.Context, q CallQuery) ([]Call, error)
+}
+
+// MemoryCallLog is a bounded in-memory [CallLog]: it keeps the most recent
+// entries, up to its capacity, across all webhooks. It is safe for
+// concurrent use. Entries vanish when the process exits; use the SQL store's
+// call log to keep them.
+type MemoryCallLog struct {
+	mu      sync.Mutex
+	entries []*Call // ring buffer
+	next    int
+	full    bool
+}
+
+// NewMemoryCallLog returns a log that keeps the last capacity entries
+// (DefaultCallLogSize when capacity <= 0).
+func NewMemoryCallLog(capacity int) *MemoryCallLog {
+	if capacity <= 0 {
+		capacity = DefaultCallLogSize
+	}
+	return &MemoryCallLog{entries: make([]*Call, capacity)}
+}
+
+// Append stores c, dropping the oldest entry when the log is full.
+func (l *MemoryCallLog) Append(_ context.Context, c *Call) error {
+	l.mu.Lock()
+	l.entries[l.next] = c
+	l.next++
+	if l.next == len(l.entries) {
+		l.next, l.full = 0, true
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// Calls returns copies of the entries that match q, newest first.
+func (l *MemoryCallLog) Calls(_ context.Context, q CallQuery) ([]Call, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := l.next
+	if l.full {
+		n = len(l.entries)
+	}
+	var out []Call
+	for i := 0; i < n && len(out) < limit; i++ {
+		idx := (l.next - 1 - i + len(l.entries)) % len(l.entries)
+		e := l.entries[idx]
+		if q.Webhook != "" && e.Webhook != q.Webhook {
+			continue
+		}
+		out = append(out, *e)
+	}
+	return out, nil
+}
+
+// redacted replaces the value of a header that carries a credential.
+const redacted = "[redacted]"
+
+// redactHeaders copies h, replacing the values of headers that carry
+// credentials: authorization, cookies, signatures, tokens, keys, secrets.
+func redactHeaders(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		if sensitiveHeader(k) {
+			out[k] = []string{redacted}
+			continue
+		}
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+func sensitiveHeader(name string) bool {
+	switch name {
+	// The common headers, in net/http's canonical form, answered without
+	// lower-casing.
+	case "Accept", "Accept-Encoding", "Content-Type", "Content-Length", "User-Agent", "Host",
+		"Connection", "Webhook-Id", "Webhook-Timestamp", "X-Github-Delivery", "X-Github-Event",
+		"X-Forwarded-For", "X-Request-Id", "Traceparent":
+		return false
+	}
+	n := strings.ToLower(name)
+	for _, s := range sensitiveHeaderParts {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// sensitiveHeaderParts are matched anywhere in a header name, so that
+// X-Hub-Signature-256, Stripe-Signature, Webhook-Signature,
+// X-Shopify-Hmac-Sha256, X-Api-Key and X-Auth-Token are all caught.
+var sensitiveHeaderParts = []string{
+	"authorization", "cookie", "signature", "hmac", "token", "secret", "password", "api-key", "apikey", "x-api", "auth",
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 )
 
 // ID is a record's key. Stores use int64 for Odoo-style integer ids and
@@ -188,4 +189,25 @@ func NormalizeID(v any) (ID, error) {
 	default:
 		return nil, fmt.Errorf("id of type %T: want an integer or a string", v)
 	}
+}
+
+// ErrDuplicate is returned by [DeliveryClaimer.ClaimDelivery] for a
+// delivery that already ran.
+var ErrDuplicate = errors.New("duplicate delivery")
+
+// DeliveryClaimer is the optional capability that [Dedupe] needs: a store
+// that remembers which deliveries ran. A store that implements it must
+// return a Tx that implements it too; the registry claims a delivery inside
+// the call's transaction, so the claim commits with the call's writes or
+// not at all.
+type DeliveryClaimer interface {
+	// ClaimDelivery records, as part of the transaction (or at once, on
+	// the store itself), that webhook ran the delivery key, remembered
+	// until expires. If an unexpired claim of the same webhook and key
+	// has been committed, it returns an error matching ErrDuplicate and
+	// records nothing. Two transactions that claim the same key must never
+	// both commit: the later claim waits until the earlier transaction
+	// ends (and then succeeds or returns ErrDuplicate), or fails with
+	// ErrConflict. Expired claims may be purged at any time.
+	ClaimDelivery(ctx context.Context, webhook, key string, now, expires time.Time) error
 }

@@ -1,0 +1,1134 @@
+// Package memstore is the in-memory record store bundled with package
+// webhook. It implements webhook.RecordStore, webhook.Searcher and
+// webhook.Transactor, and its transactions are Searchers too. It backs
+// tests, demos, the quickstart and small single-process deployments; all
+// records are lost when the process exits.
+//
+// # Records
+//
+// A model springs into existence with its first record; there is no schema,
+// so any field name and any JSON-shaped value is accepted. Values are
+// normalized and deep-copied on the way in: nil, bool, string, int64,
+// float64, []any and map[string]any are kept as they are; other Go integers,
+// float32 and json.Number become int64 or float64; webhook.Record becomes
+// map[string]any. Anything else (and NaN or ±Inf, which JSON cannot hold) is
+// refused with a *webhook.FieldError. Records are deep-copied on the way
+// out, so callers may change what they get back.
+//
+// Ids are int64 or string. Without a caller-given "id", a record gets the
+// largest integer id of its model plus one, so ids start at 1 and follow any
+// id a caller chose. Ids created by a rolled-back transaction may be handed
+// out again. A taken id makes Create fail with a *webhook.FieldError for the
+// field "id".
+//
+// # Concurrency
+//
+// A Store is safe for concurrent use. Reads outside a transaction (Browse,
+// Search, All, Models) run in parallel under a read lock and see only
+// committed data.
+//
+// Writers take turns, like SQLite's single writer: there is one transaction
+// at a time. A Tx takes the store's transaction lock at its first
+// operation, read or write, and holds it until Commit or Rollback;
+// Store.Create, Store.Write and Store.Load take it for the length of the
+// call. Waiting for the lock honours the context. A Tx buffers its writes
+// and applies them all at once on Commit. Because transactions never
+// overlap, they are serializable, updates are never lost and ErrConflict is
+// never returned; the price is that a slow transaction holds up every other
+// writer. Keep transactions short, and always end them: a Tx that is never
+// committed or rolled back blocks all writers until its context is done
+// (the store rolls it back then). A goroutine with an open Tx must write
+// through that Tx: calling Store.Create, Store.Write, Store.Load or the
+// operations of a second Tx would wait for the first Tx, that is for
+// itself, until the context ends.
+//
+// # Search
+//
+// Search is a linear scan in id order: integer ids first, numerically, then
+// string ids, by byte order. Filter values compare by JSON equality:
+// integers and floats by exact numeric value (int64(3) equals 3.0), lists
+// and maps element by element, and a field a record does not have equals
+// nil.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+)
+
+// ErrTxDone is returned by the operations and Commit of a Tx that was
+// already committed or rolled back.
+var ErrTxDone = errors.New("memstore: transaction already committed or rolled back")
+
+// Store is an in-memory record store. Create one with New; the zero value
+// is not usable.
+type Store struct {
+	// sem is the transaction lock: holding its one token is the right to
+	// change data. Every change to models (and to the tables in it) is
+	// made while holding both sem and mu's write lock, so the holder of
+	// sem may read models without taking mu.
+	sem    chan struct{}
+	mu     sync.RWMutex
+	models map[string]*table
+	// deliveries maps webhook+"\x00"+key to when the claim expires; it
+	// changes under the same locks as models.
+	deliveries map[string]time.Time
+	// expiry lists claims in the order they were made, so that expired
+	// ones are forgotten from the front, a few at a time, at no cost
+	// proportional to how many are remembered.
+	expiry []claim
+}
+
+type claim struct {
+	key     string
+	expires time.Time
+}
+
+var (
+	_ webhook.RecordStore = (*Store)(nil)
+	_ webhook.Searcher    = (*Store)(nil)
+	_ webhook.Transactor  = (*Store)(nil)
+	_ webhook.Tx          = (*Tx)(nil)
+	_ webhook.Searcher    = (*Tx)(nil)
+
+	_ webhook.DeliveryClaimer = (*Store)(nil)
+	_ webhook.DeliveryClaimer = (*Tx)(nil)
+)
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{
+		sem:        make(chan struct{}, 1),
+		models:     make(map[string]*table),
+		deliveries: make(map[string]time.Time),
+	}
+}
+
+// Browse returns copies of the records of model with the given ids, in the
+// order of ids. If an id does not exist it returns a *webhook.NotFoundError
+// and no records.
+func (s *Store) Browse(ctx context.Context, model string, ids []webhook.ID) ([]webhook.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return browse(model, ids, s.models[model].get)
+}
+
+// Create stores a new record of model and returns its id: values["id"] if
+// present and not nil (an error if that id is taken), otherwise the next
+// integer id. It waits for any open transaction to end.
+func (s *Store) Create(ctx context.Context, model string, values webhook.Record) (webhook.ID, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rec, k, given, err := newRecord(model, values)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.acquire(ctx, nil); err != nil {
+		return nil, err
+	}
+	defer s.release()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.models[model]
+	k, err = assignID(model, k, given, t.maxIntID(), t.has)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		t = new(table)
+		s.models[model] = t
+	}
+	id := k.id()
+	rec["id"] = id
+	t.insert(k, rec)
+	return id, nil
+}
+
+// Write sets the given fields of the record of model with id id. A missing
+// record is a *webhook.NotFoundError. values may hold "id" only if it is
+// the record's own id. It waits for any open transaction to end.
+func (s *Store) Write(ctx context.Context, model string, id webhook.ID, values webhook.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k, ok := keyOf(id)
+	if !ok {
+		return &webhook.NotFoundError{Model: model, ID: id}
+	}
+	vals, err := writeValues(model, k, values)
+	if err != nil {
+		return err
+	}
+	if err := s.acquire(ctx, nil); err != nil {
+		return err
+	}
+	defer s.release()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.models[model].get(k)
+	if !ok {
+		return &webhook.NotFoundError{Model: model, ID: id}
+	}
+	// Readers only copy records under the read lock, and no Tx is open,
+	// so the stored map can be changed in place.
+	maps.Copy(rec, vals)
+	return nil
+}
+
+// Search returns copies of up to limit records of model whose fields equal
+// those of filter, in id order. limit <= 0 means no limit. An unknown model
+// yields no records and no error.
+func (s *Store) Search(ctx context.Context, model string, filter webhook.Filter, limit int) ([]webhook.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	conds, err := conditions(model, filter)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t := s.models[model]
+	if t == nil {
+		return nil, nil
+	}
+	out := scan(nil, slices.Values(t.ints.order), t.ints.rows, nil, conds, limit)
+	return scan(out, slices.Values(t.strs.order), t.strs.rows, nil, conds, limit), nil
+}
+
+// All returns copies of every record of model, ordered by id (integer ids
+// first). It is meant for read-only views and tests; it does not wait for
+// open transactions and sees only committed data.
+func (s *Store) All(model string) []webhook.Record {
+	recs, _ := s.Search(context.Background(), model, nil, 0)
+	return recs
+}
+
+// Models returns the names of the models that have at least one committed
+// record, sorted.
+func (s *Store) Models() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Sorted(maps.Keys(s.models))
+}
+
+// Load creates the given records, keyed by model, all at once: if any
+// record is refused (an invalid value, a taken id) nothing is stored.
+// Records keep the id they hold in "id" (a JSON number such as 7.0 is taken
+// as int64 7); records without one get the next integer id, models being
+// loaded in name order and records in slice order. Load suits seed files
+// and test fixtures; it waits for any open transaction to end.
+func (s *Store) Load(data map[string][]webhook.Record) error {
+	ctx := context.Background()
+	tx := &Tx{s: s, ctx: ctx}
+	defer tx.Rollback()
+	for _, model := range slices.Sorted(maps.Keys(data)) {
+		for i, rec := range data[model] {
+			if _, err := tx.Create(ctx, model, rec); err != nil {
+				return fmt.Errorf("memstore: load %s record #%d: %w", model, i, err)
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// Begin starts a transaction bounded by ctx. It does not wait: the Tx takes
+// the store's transaction lock at its first operation.
+func (s *Store) Begin(ctx context.Context) (webhook.Tx, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &Tx{s: s, ctx: ctx}, nil
+}
+
+// acquire takes the transaction lock, giving up when a or b (which may be
+// nil) is done.
+func (s *Store) acquire(a, b context.Context) error {
+	if err := a.Err(); err != nil {
+		return err
+	}
+	var bDone <-chan struct{}
+	if b != nil {
+		if err := b.Err(); err != nil {
+			return err
+		}
+		bDone = b.Done()
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-a.Done():
+		return a.Err()
+	case <-bDone:
+		return b.Err()
+	}
+}
+
+func (s *Store) release() { <-s.sem }
+
+// apply makes a committed transaction's writes visible. The caller holds
+// the transaction lock.
+func (s *Store) apply(over map[string]*overlay, claims map[string]time.Time, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.remember(claims, now)
+	for model, ov := range over {
+		if len(ov.ints.rows) == 0 && len(ov.strs.rows) == 0 {
+			continue
+		}
+		t := s.models[model]
+		if t == nil {
+			t = new(table)
+			s.models[model] = t
+		}
+		t.ints.merge(&ov.ints)
+		t.strs.merge(&ov.strs)
+		t.maxInt = max(t.maxInt, ov.maxInt)
+	}
+}
+
+type txState uint8
+
+const (
+	txIdle   txState = iota // not yet holding the transaction lock
+	txActive                // holding it
+	txDone                  // committed, rolled back or aborted
+)
+
+// Tx is a memstore transaction. It sees its own writes, and nobody else
+// sees them until Commit. A Tx holds the store's transaction lock from its
+// first operation until Commit or Rollback (or until its context is done,
+// which rolls it back). After Commit or Rollback its operations return
+// ErrTxDone; after its context ended they return an error wrapping the
+// context's error.
+type Tx struct {
+	s   *Store
+	ctx context.Context
+
+	mu    sync.Mutex // guards the fields below against the abort on ctx done
+	state txState
+	err   error       // why the Tx is done
+	stop  func() bool // stops the abort registered with context.AfterFunc
+	over  map[string]*overlay
+	// claims are the deliveries claimed in the Tx, with their expiry.
+	claims    map[string]time.Time
+	claimedAt time.Time
+}
+
+// Browse is Store.Browse inside the transaction.
+func (tx *Tx) Browse(ctx context.Context, model string, ids []webhook.ID) ([]webhook.Record, error) {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if err := tx.enter(ctx); err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	if ov := tx.over[model]; ov != nil {
+		return browse(model, ids, ov.get)
+	}
+	return browse(model, ids, tx.s.models[model].get)
+}
+
+// Create is Store.Create inside the transaction.
+func (tx *Tx) Create(ctx context.Context, model string, values webhook.Record) (webhook.ID, error) {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if err := tx.enter(ctx); err != nil {
+		return nil, err
+	}
+	rec, k, given, err := newRecord(model, values)
+	if err != nil {
+		return nil, err
+	}
+	ov := tx.overlay(model)
+	k, err = assignID(model, k, given, ov.maxInt, ov.has)
+	if err != nil {
+		return nil, err
+	}
+	id := k.id()
+	rec["id"] = id
+	ov.create(k, rec)
+	return id, nil
+}
+
+// Write is Store.Write inside the transaction.
+func (tx *Tx) Write(ctx context.Context, model string, id webhook.ID, values webhook.Record) error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if err := tx.enter(ctx); err != nil {
+		return err
+	}
+	k, ok := keyOf(id)
+	if !ok {
+		return &webhook.NotFoundError{Model: model, ID: id}
+	}
+	vals, err := writeValues(model, k, values)
+	if err != nil {
+		return err
+	}
+	ov := tx.over[model]
+	if ov == nil && !tx.s.models[model].has(k) {
+		return &webhook.NotFoundError{Model: model, ID: id}
+	}
+	if ov == nil {
+		ov = tx.overlay(model)
+	}
+	rec, ok := ov.own(k)
+	if !ok {
+		return &webhook.NotFoundError{Model: model, ID: id}
+	}
+	maps.Copy(rec, vals)
+	return nil
+}
+
+// Search is Store.Search inside the transaction: it sees the
+// transaction's own creates and writes.
+func (tx *Tx) Search(ctx context.Context, model string, filter webhook.Filter, limit int) ([]webhook.Record, error) {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if err := tx.enter(ctx); err != nil {
+		return nil, err
+	}
+	conds, err := conditions(model, filter)
+	if err != nil {
+		return nil, err
+	}
+	base := tx.s.models[model]
+	ov := tx.over[model]
+	if ov == nil {
+		if base == nil {
+			return nil, nil
+		}
+		out := scan(nil, slices.Values(base.ints.order), base.ints.rows, nil, conds, limit)
+		return scan(out, slices.Values(base.strs.order), base.strs.rows, nil, conds, limit), nil
+	}
+	var baseInts []int64
+	var baseStrs []string
+	var baseIntRows map[int64]webhook.Record
+	var baseStrRows map[string]webhook.Record
+	if base != nil {
+		baseInts, baseStrs = base.ints.order, base.strs.order
+		baseIntRows, baseStrRows = base.ints.rows, base.strs.rows
+	}
+	out := scan(nil, merged(baseInts, ov.ints.order), ov.ints.rows, baseIntRows, conds, limit)
+	return scan(out, merged(baseStrs, ov.strs.order), ov.strs.rows, baseStrRows, conds, limit), nil
+}
+
+// Commit applies every write of the transaction at once and releases the
+// transaction lock. It fails, rolling back, if the transaction's context is
+// done.
+func (tx *Tx) Commit() error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	switch tx.state {
+	case txDone:
+		return tx.err
+	case txIdle:
+		if err := tx.ctx.Err(); err != nil {
+			tx.finish(abortError(err))
+			return tx.err
+		}
+		tx.finish(ErrTxDone)
+		return nil
+	}
+	if err := tx.ctx.Err(); err != nil {
+		tx.finish(abortError(err))
+		return tx.err
+	}
+	tx.s.apply(tx.over, tx.claims, tx.claimedAt)
+	tx.finish(ErrTxDone)
+	return nil
+}
+
+// Rollback discards every write of the transaction and releases the
+// transaction lock. After Commit, Rollback or the end of the context it
+// does nothing and returns nil.
+func (tx *Tx) Rollback() error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.state != txDone {
+		tx.finish(ErrTxDone)
+	}
+	return nil
+}
+
+// enter readies the Tx for an operation under ctx, taking the transaction
+// lock on first use. The caller holds tx.mu.
+func (tx *Tx) enter(ctx context.Context) error {
+	switch tx.state {
+	case txDone:
+		return tx.err
+	case txActive:
+		if err := tx.ctx.Err(); err != nil {
+			tx.finish(abortError(err))
+			return tx.err
+		}
+		return ctx.Err()
+	}
+	op := ctx
+	if op == tx.ctx {
+		op = nil
+	}
+	if err := tx.s.acquire(tx.ctx, op); err != nil {
+		if txErr := tx.ctx.Err(); txErr != nil {
+			tx.finish(abortError(txErr))
+			return tx.err
+		}
+		return err
+	}
+	tx.state = txActive
+	if tx.ctx.Done() != nil {
+		tx.stop = context.AfterFunc(tx.ctx, tx.abort)
+	}
+	return nil
+}
+
+// abort rolls the Tx back when its context is done.
+func (tx *Tx) abort() {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.state == txActive {
+		tx.finish(abortError(tx.ctx.Err()))
+	}
+}
+
+// finish ends the Tx with err as the answer to later calls, releasing the
+// transaction lock if it is held. The caller holds tx.mu.
+func (tx *Tx) finish(err error) {
+	if tx.state == txActive {
+		if tx.stop != nil {
+			tx.stop()
+		}
+		tx.s.release()
+	}
+	tx.state, tx.err, tx.stop, tx.over, tx.claims = txDone, err, nil, nil, nil
+}
+
+func abortError(ctxErr error) error {
+	return fmt.Errorf("memstore: transaction rolled back: %w", ctxErr)
+}
+
+// overlay returns the Tx's pending writes to model, creating them.
+func (tx *Tx) overlay(model string) *overlay {
+	ov := tx.over[model]
+	if ov == nil {
+		base := tx.s.models[model]
+		ov = &overlay{base: base, maxInt: base.maxIntID()}
+		if tx.over == nil {
+			tx.over = make(map[string]*overlay)
+		}
+		tx.over[model] = ov
+	}
+	return ov
+}
+
+// key is an id split by type: an int64 or a string.
+type key struct {
+	n   int64
+	s   string
+	str bool
+}
+
+// keyOf returns the key of id; ok is false for an id no record can have.
+func keyOf(id webhook.ID) (k key, ok bool) {
+	switch v := id.(type) {
+	case int64:
+		return key{n: v}, true
+	case string:
+		return key{s: v, str: true}, true
+	}
+	id, err := webhook.NormalizeID(id)
+	if err != nil {
+		return key{}, false
+	}
+	return keyOf(id)
+}
+
+func (k key) id() webhook.ID {
+	if k.str {
+		return k.s
+	}
+	return k.n
+}
+
+// index holds the records of one model whose ids have type K.
+type index[K int64 | string] struct {
+	rows  map[K]webhook.Record
+	order []K // ascending; in an overlay, only the created ids
+}
+
+func (x *index[K]) put(k K, rec webhook.Record) {
+	if x.rows == nil {
+		x.rows = make(map[K]webhook.Record)
+	}
+	x.rows[k] = rec
+}
+
+func (x *index[K]) insert(k K, rec webhook.Record) {
+	x.put(k, rec)
+	if n := len(x.order); n == 0 || x.order[n-1] < k {
+		x.order = append(x.order, k)
+		return
+	}
+	i, _ := slices.BinarySearch(x.order, k)
+	x.order = slices.Insert(x.order, i, k)
+}
+
+// merge takes over the rows and created ids of an overlay's index.
+func (x *index[K]) merge(o *index[K]) {
+	if x.rows == nil {
+		x.rows = o.rows
+	} else {
+		maps.Copy(x.rows, o.rows)
+	}
+	switch a, b := x.order, o.order; {
+	case len(b) == 0:
+	case len(a) == 0:
+		x.order = b
+	case a[len(a)-1] < b[0]:
+		x.order = append(a, b...)
+	default:
+		x.order = slices.Collect(merged(a, b))
+	}
+}
+
+// table holds the committed records of one model. Stored records include
+// "id" and are never shared with callers; the lists and maps inside them
+// are never changed once stored, so a record may be copied shallowly.
+type table struct {
+	ints   index[int64]
+	strs   index[string]
+	maxInt int64 // the largest integer id, or 0
+}
+
+func (t *table) get(k key) (webhook.Record, bool) {
+	if t == nil {
+		return nil, false
+	}
+	var rec webhook.Record
+	if k.str {
+		rec = t.strs.rows[k.s]
+	} else {
+		rec = t.ints.rows[k.n]
+	}
+	return rec, rec != nil
+}
+
+func (t *table) has(k key) bool {
+	_, ok := t.get(k)
+	return ok
+}
+
+func (t *table) maxIntID() int64 {
+	if t == nil {
+		return 0
+	}
+	return t.maxInt
+}
+
+func (t *table) insert(k key, rec webhook.Record) {
+	if k.str {
+		t.strs.insert(k.s, rec)
+		return
+	}
+	t.ints.insert(k.n, rec)
+	t.maxInt = max(t.maxInt, k.n)
+}
+
+// overlay holds a transaction's pending writes to one model: full new
+// versions of the records it created or wrote, owned by the transaction.
+type overlay struct {
+	base   *table // committed records; nil if the model had none
+	ints   index[int64]
+	strs   index[string]
+	maxInt int64
+}
+
+func (o *overlay) get(k key) (webhook.Record, bool) {
+	var rec webhook.Record
+	if k.str {
+		rec = o.strs.rows[k.s]
+	} else {
+		rec = o.ints.rows[k.n]
+	}
+	if rec != nil {
+		return rec, true
+	}
+	return o.base.get(k)
+}
+
+func (o *overlay) has(k key) bool {
+	_, ok := o.get(k)
+	return ok
+}
+
+// own returns the overlay's version of the record with key k, copying the
+// committed one into the overlay on first use.
+func (o *overlay) own(k key) (webhook.Record, bool) {
+	var rec webhook.Record
+	if k.str {
+		rec = o.strs.rows[k.s]
+	} else {
+		rec = o.ints.rows[k.n]
+	}
+	if rec != nil {
+		return rec, true
+	}
+	base, ok := o.base.get(k)
+	if !ok {
+		return nil, false
+	}
+	rec = make(webhook.Record, len(base)+2)
+	maps.Copy(rec, base)
+	if k.str {
+		o.strs.put(k.s, rec)
+	} else {
+		o.ints.put(k.n, rec)
+	}
+	return rec, true
+}
+
+func (o *overlay) create(k key, rec webhook.Record) {
+	if k.str {
+		o.strs.insert(k.s, rec)
+		return
+	}
+	o.ints.insert(k.n, rec)
+	o.maxInt = max(o.maxInt, k.n)
+}
+
+// merged yields the elements of two ascending slices in ascending order.
+func merged[K cmp.Ordered](a, b []K) iter.Seq[K] {
+	return func(yield func(K) bool) {
+		i, j := 0, 0
+		for i < len(a) || j < len(b) {
+			var k K
+			if j == len(b) || (i < len(a) && a[i] < b[j]) {
+				k, i = a[i], i+1
+			} else {
+				k, j = b[j], j+1
+			}
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// browse copies the records with the given ids out of get.
+func browse(model string, ids []webhook.ID, get func(key) (webhook.Record, bool)) ([]webhook.Record, error) {
+	out := make([]webhook.Record, len(ids))
+	for i, id := range ids {
+		k, ok := keyOf(id)
+		var rec webhook.Record
+		if ok {
+			rec, ok = get(k)
+		}
+		if !ok {
+			return nil, &webhook.NotFoundError{Model: model, ID: id}
+		}
+		out[i] = cloneRecord(rec)
+	}
+	return out, nil
+}
+
+// scan appends to out copies of the records, taken in the order of ids from
+// rows or else from base, that satisfy conds, until out holds limit records.
+func scan[K int64 | string](out []webhook.Record, ids iter.Seq[K], rows, base map[K]webhook.Record, conds []cond, limit int) []webhook.Record {
+	if limit > 0 && len(out) >= limit {
+		return out
+	}
+	for k := range ids {
+		rec := rows[k]
+		if rec == nil {
+			rec = base[k]
+		}
+		if !matches(rec, conds) {
+			continue
+		}
+		if out == nil {
+			out = make([]webhook.Record, 0, 8)
+		}
+		out = append(out, cloneRecord(rec))
+		if limit > 0 && len(out) >= limit {
+			break
+		}
+	}
+	return out
+}
+
+// cond is one field of a normalized Filter.
+type cond struct {
+	field string
+	value any
+}
+
+func conditions(model string, f webhook.Filter) ([]cond, error) {
+	if len(f) == 0 {
+		return nil, nil
+	}
+	conds := make([]cond, 0, len(f))
+	for field, v := range f {
+		nv, err := normalize(v)
+		if err != nil {
+			return nil, &webhook.FieldError{Model: model, Field: field, Reason: "filter: " + err.Error()}
+		}
+		conds = append(conds, cond{field, nv})
+	}
+	return conds, nil
+}
+
+func matches(rec webhook.Record, conds []cond) bool {
+	for _, c := range conds {
+		if !equal(rec[c.field], c.value) {
+			return false
+		}
+	}
+	return true
+}
+
+// equal reports whether two normalized values are equal as JSON values,
+// comparing integers and floats by exact numeric value.
+func equal(a, b any) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case int64:
+		switch y := b.(type) {
+		case int64:
+			return x == y
+		case float64:
+			return intEqualsFloat(x, y)
+		}
+	case float64:
+		switch y := b.(type) {
+		case float64:
+			return x == y
+		case int64:
+			return intEqualsFloat(y, x)
+		}
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equal(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, xv := range x {
+			yv, ok := y[k]
+			if !ok || !equal(xv, yv) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func intEqualsFloat(i int64, f float64) bool {
+	// -2^63 <= f < 2^63 is exactly the range of float64s that convert to
+	// int64 without overflow.
+	return f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 && int64(f) == i
+}
+
+// newRecord normalizes the values of a record to create, returning the key
+// of a given id (given false if there is none).
+func newRecord(model string, values webhook.Record) (rec webhook.Record, k key, given bool, err error) {
+	rec = make(webhook.Record, len(values)+1)
+	for field, v := range values {
+		if field == "id" {
+			if v == nil {
+				continue
+			}
+			id, err := webhook.NormalizeID(v)
+			if err != nil {
+				return nil, key{}, false, &webhook.FieldError{Model: model, Field: "id", Reason: err.Error()}
+			}
+			if id == "" {
+				return nil, key{}, false, &webhook.FieldError{Model: model, Field: "id", Reason: "id is empty"}
+			}
+			k, given = must(keyOf(id)), true
+			continue
+		}
+		nv, err := normalize(v)
+		if err != nil {
+			return nil, key{}, false, &webhook.FieldError{Model: model, Field: field, Reason: err.Error()}
+		}
+		rec[field] = nv
+	}
+	return rec, k, given, nil
+}
+
+func must(k key, ok bool) key {
+	if !ok {
+		panic("memstore: a normalized id has no key")
+	}
+	return k
+}
+
+// assignID returns the key for a new record: k if given (an error if it is
+// taken), otherwise the integer after maxInt.
+func assignID(model string, k key, given bool, maxInt int64, taken func(key) bool) (key, error) {
+	if given {
+		if taken(k) {
+			return key{}, &webhook.FieldError{Model: model, Field: "id", Reason: fmt.Sprintf("id %v is already taken", k.id())}
+		}
+		return k, nil
+	}
+	if maxInt == math.MaxInt64 {
+		return key{}, fmt.Errorf("memstore: %s: no integer id left after %d", model, maxInt)
+	}
+	return key{n: maxInt + 1}, nil
+}
+
+// writeValues normalizes the values of a Write to the record with key k.
+func writeValues(model string, k key, values webhook.Record) (webhook.Record, error) {
+	vals := make(webhook.Record, len(values))
+	for field, v := range values {
+		if field == "id" {
+			if id, err := webhook.NormalizeID(v); err == nil && id == k.id() {
+				continue
+			}
+			return nil, &webhook.FieldError{Model: model, Field: "id", Reason: "the id of a record cannot be changed"}
+		}
+		nv, err := normalize(v)
+		if err != nil {
+			return nil, &webhook.FieldError{Model: model, Field: field, Reason: err.Error()}
+		}
+		vals[field] = nv
+	}
+	return vals, nil
+}
+
+// normalize returns a deep copy of v made of nil, bool, int64, float64,
+// string, []any and map[string]any only.
+func normalize(v any) (any, error) {
+	switch x := v.(type) {
+	case nil, bool, string, int64:
+		return v, nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%v is not a JSON number", x)
+		}
+		return v, nil
+	case []any:
+		if x == nil {
+			return v, nil
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			ne, err := normalize(e)
+			if err != nil {
+				return nil, fmt.Errorf("[%d]: %w", i, err)
+			}
+			out[i] = ne
+		}
+		return out, nil
+	case map[string]any:
+		return normalizeMap(x)
+	case webhook.Record:
+		return normalizeMap(x)
+	case int:
+		return int64(x), nil
+	case int8:
+		return int64(x), nil
+	case int16:
+		return int64(x), nil
+	case int32:
+		return int64(x), nil
+	case uint8:
+		return int64(x), nil
+	case uint16:
+		return int64(x), nil
+	case uint32:
+		return int64(x), nil
+	case uint:
+		if uint64(x) > math.MaxInt64 {
+			return nil, fmt.Errorf("%d does not fit in an int64", x)
+		}
+		return int64(x), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return nil, fmt.Errorf("%d does not fit in an int64", x)
+		}
+		return int64(x), nil
+	case float32:
+		return normalize(float64(x))
+	case json.Number:
+		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return n, nil
+		}
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", string(x))
+		}
+		return normalize(f)
+	}
+	return nil, fmt.Errorf("unsupported value of type %T", v)
+}
+
+func normalizeMap(m map[string]any) (any, error) {
+	if m == nil {
+		return map[string]any(nil), nil
+	}
+	out := make(map[string]any, len(m))
+	for k, e := range m {
+		ne, err := normalize(e)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", k, err)
+		}
+		out[k] = ne
+	}
+	return out, nil
+}
+
+// cloneRecord deep-copies a stored record.
+func cloneRecord(rec webhook.Record) webhook.Record {
+	// maps.Clone copies the hash table as it is, which beats inserting
+	// every field again; only lists and maps inside need copies.
+	out := maps.Clone(rec)
+	for k, v := range rec {
+		switch v.(type) {
+		case []any, map[string]any:
+			out[k] = clone(v)
+		}
+	}
+	return out
+}
+
+// clone deep-copies a normalized value.
+func clone(v any) any {
+	switch x := v.(type) {
+	case []any:
+		if x == nil {
+			return v
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = clone(e)
+		}
+		return out
+	case map[string]any:
+		if x == nil {
+			return v
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = clone(e)
+		}
+		return out
+	}
+	return v
+}
+
+// ClaimDelivery records that webhook ran the delivery key, until expires.
+// It returns an error matching webhook.ErrDuplicate if an unexpired claim
+// exists. The claim is made at once, under the transaction lock.
+func (s *Store) ClaimDelivery(ctx context.Context, webhookName, key string, now, expires time.Time) error {
+	if err := s.acquire(ctx, nil); err != nil {
+		return err
+	}
+	defer s.release()
+	k := webhookName + "\x00" + key
+	if exp, ok := s.deliveries[k]; ok && now.Before(exp) {
+		return webhook.ErrDuplicate
+	}
+	s.mu.Lock()
+	s.remember(map[string]time.Time{k: expires}, now)
+	s.mu.Unlock()
+	return nil
+}
+
+// ClaimDelivery is Store.ClaimDelivery inside the transaction: the claim
+// becomes visible at Commit and vanishes on Rollback. Transactions are
+// serialized, so a second claim of a key waits for the first transaction
+// to end and then sees its claim.
+func (tx *Tx) ClaimDelivery(ctx context.Context, webhookName, key string, now, expires time.Time) error {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if err := tx.enter(ctx); err != nil {
+		return err
+	}
+	k := webhookName + "\x00" + key
+	if exp, ok := tx.claims[k]; ok && now.Before(exp) {
+		return webhook.ErrDuplicate
+	}
+	if exp, ok := tx.s.deliveries[k]; ok && now.Before(exp) {
+		return webhook.ErrDuplicate
+	}
+	if tx.claims == nil {
+		tx.claims = make(map[string]time.Time, 1)
+	}
+	tx.claims[k] = expires
+	tx.claimedAt = now
+	return nil
+}
+
+// remember adds claims to the store and forgets claims that have expired,
+// oldest first. Windows differ between webhooks, so the front of the queue
+// may outlive claims behind it; those are forgotten when it goes. The
+// caller holds the transaction lock and mu.
+func (s *Store) remember(claims map[string]time.Time, now time.Time) {
+	if len(claims) == 0 {
+		return
+	}
+	for k, exp := range claims {
+		s.deliveries[k] = exp
+		s.expiry = append(s.expiry, claim{key: k, expires: exp})
+	}
+	n := 0
+	for n < len(s.expiry) && !now.Before(s.expiry[n].expires) {
+		c := s.expiry[n]
+		if s.deliveries[c.key].Equal(c.expires) {
+			delete(s.deliveries, c.key)
+		}
+		n++
+	}
+	if n > 0 {
+		s.expiry = s.expiry[n:]
+		if cap(s.expiry) > 1024 && len(s.expiry) < cap(s.expiry)/4 {
+			s.expiry = append([]claim(nil), s.expiry...)
+		}
+	}
+}

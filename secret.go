@@ -1,0 +1,69 @@
+package webhook
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// A secret is the last path segment of a webhook's URL. Generated secrets
+// carry 256 bits from crypto/rand, encoded as 43 URL-safe characters.
+//
+// The registry never compares a guessed secret with a real one: it looks up
+// the SHA-256 of the path segment in a map keyed by the SHA-256 of each
+// secret. The time a lookup takes depends on the hash, which an attacker
+// cannot steer towards a prefix of a real secret, so timing reveals nothing
+// about how much of a guess was right.
+
+const (
+	secretBytes = 32
+	// MinSecretLength is the shortest secret a definition may set: 22
+	// URL-safe characters carry at least 128 bits when random.
+	MinSecretLength = 22
+	maxSecretLength = 256
+)
+
+// ErrSecretTaken is returned when a definition's secret is already used by
+// another webhook of the registry.
+var ErrSecretTaken = errors.New("secret already used by another webhook")
+
+type secretHash [sha256.Size]byte
+
+// hashSecret hashes s without copying it: Sum256 does not keep its input.
+func hashSecret(s string) secretHash {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// NewSecret returns a fresh secret: 256 bits from crypto/rand, base64url
+// without padding.
+func NewSecret() string {
+	var b [secretBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		// crypto/rand.Read does not fail on supported platforms (it
+		// panics itself when the OS source is broken).
+		panic("webhook: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// checkSecret accepts a secret a user chose: long enough to be unguessable
+// if random, and made only of characters that need no escaping in a URL
+// path segment.
+func checkSecret(s string) error {
+	if len(s) < MinSecretLength {
+		return fmt.Errorf("secret is %d characters; at least %d are needed (leave it empty to generate one)", len(s), MinSecretLength)
+	}
+	if len(s) > maxSecretLength {
+		return fmt.Errorf("secret is longer than %d characters", maxSecretLength)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return fmt.Errorf("secret contains %q; use only letters, digits and - _ . ~", c)
+		}
+	}
+	return nil
+}
