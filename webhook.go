@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -610,12 +609,4 @@ func (w *Webhook) Definition() Definition {
 // for it to serve there.
 func (w *Webhook) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	w.serve(rw, req)
-}
-
-// drain discards what is left of a body, up to a bound, so a keep-alive
-// connection can be reused.
-func drain(body io.ReadCloser) {
-	if body != nil {
-		_, _ = io.CopyN(io.Discard, body, 64<<10)
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dop251/goja"
@@ -196,6 +197,9 @@ func (e *exporter) value(v goja.Value, depth int) (any, bool) {
 	case goja.IsNull(v):
 		return nil, true
 	}
+	if _, isSym := v.(*goja.Symbol); isSym {
+		sb.throwType(e.what + " cannot contain a Symbol")
+	}
 	o, ok := v.(*goja.Object)
 	if !ok {
 		// Export of a primitive is a plain Go value; of an object it
@@ -209,8 +213,6 @@ func (e *exporter) value(v goja.Value, depth int) (any, bool) {
 			return x, true
 		case float64:
 			return e.number(x), true
-		case *goja.Symbol:
-			sb.throwType(e.what + " cannot contain a Symbol")
 		}
 		sb.throwType(fmt.Sprintf("%s cannot contain %s", e.what, v.String()))
 	}
@@ -239,20 +241,20 @@ func (e *exporter) value(v goja.Value, depth int) (any, bool) {
 		}
 		return out, true
 	}
-	switch o.ClassName() {
-	case "Object":
-	case "Date":
-		if t, ok := o.Export().(time.Time); ok {
-			return t.UTC().Format(isoMillis), true
-		}
-		sb.throwType(e.what + " cannot contain an invalid Date")
-	case "String", "Number", "Boolean":
-		if !sb.isProxy(o) {
+	if !sb.isProxy(o) {
+		switch cn := o.ClassName(); cn {
+		case "Date":
+			if t, ok := o.Export().(time.Time); ok && !t.IsZero() {
+				return t.UTC().Format(isoMillis), true
+			}
+			sb.throwType(e.what + " cannot contain an invalid Date")
+		case "String", "Number", "Boolean":
 			return e.value(sb.unbox(o), depth)
 		}
-	default:
-		if !sb.isProxy(o) {
-			sb.throwType(fmt.Sprintf("%s cannot contain a %s", e.what, o.ClassName()))
+		// Plain objects and instances of the script's classes; not Maps,
+		// Sets, RegExps, Errors, typed arrays, promises...
+		if tag := sb.tag(o); tag != "[object Object]" {
+			sb.throwType(fmt.Sprintf("%s cannot contain a %s", e.what, strings.TrimSuffix(strings.TrimPrefix(tag, "[object "), "]")))
 		}
 	}
 	out := map[string]any{}

@@ -53,6 +53,8 @@ type sandbox struct {
 	isRawJSON   goja.Callable
 	origExec    goja.Callable
 	hasFn       goja.Callable // Reflect.has
+	objToString goja.Callable // Object.prototype.toString
+	valueOf     map[string]goja.Callable // String/Number/Boolean.prototype.valueOf
 	copyStatics goja.Callable // prelude: copy a constructor's static properties
 	tamed       map[*goja.Object]goja.Value // override-taming getter → the value it returns
 	regexpCache map[string]*regexpInfo      // by flags + source
@@ -139,9 +141,15 @@ func (sb *sandbox) str(v goja.Value) goja.String {
 	return sb.vm.ToValue(s.String()).(goja.String)
 }
 
-// unbox returns the primitive inside a String, Number or Boolean object.
+// unbox returns the primitive inside a String, Number or Boolean object
+// (o.ClassName() is one of those; o is not a Proxy).
 func (sb *sandbox) unbox(o *goja.Object) goja.Value {
-	return sb.vm.ToValue(o.Export())
+	return call(sb.valueOf[o.ClassName()], o)
+}
+
+// tag is Object.prototype.toString's "[object Tag]" for o.
+func (sb *sandbox) tag(o *goja.Object) string {
+	return call(sb.objToString, o).String()
 }
 
 // lengthOf reads ToLength(o.length) and throws a RangeError if it is above
@@ -261,6 +269,12 @@ func (sb *sandbox) build() {
 	sb.jsonQuote = sb.fn("JSON.stringify")
 	sb.isRawJSON = sb.fn("JSON.isRawJSON")
 	sb.hasFn = sb.fn("Reflect.has")
+	sb.objToString = sb.fn("Object.prototype.toString")
+	sb.valueOf = map[string]goja.Callable{
+		"String":  sb.fn("String.prototype.valueOf"),
+		"Number":  sb.fn("Number.prototype.valueOf"),
+		"Boolean": sb.fn("Boolean.prototype.valueOf"),
+	}
 
 	prelude, err := vm.RunProgram(preludeProgram)
 	if err != nil {
