@@ -365,3 +365,32 @@ func copyJSON(v any) any {
 	}
 	return v
 }
+
+// mustReadTargets reports whether the target records must be read before
+// the actions run. They need not be when no action reads their fields (no
+// script, no condition or computed value that reads `record`) and the
+// first action updates every one of them unconditionally: that write
+// reports a record that does not exist, as the read would have, before
+// anything else happens in the call's transaction.
+func mustReadTargets(acts []*action) bool {
+	if len(acts) == 0 || acts[0].kind != ActionUpdate || acts[0].when != nil {
+		return true
+	}
+	return readRecords(acts)
+}
+
+// readRecords reports whether any of acts reads the target records'
+// fields: a condition or computed value that reads `record`, or a script.
+func readRecords(acts []*action) bool {
+	for _, a := range acts {
+		if a.script != nil || a.when != nil && a.when.readsRecord || readRecords(a.sub) {
+			return true
+		}
+		for _, c := range a.compute {
+			if c.e.readsRecord {
+				return true
+			}
+		}
+	}
+	return false
+}

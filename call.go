@@ -259,6 +259,15 @@ func (c *call) execute(target *recordSet) error {
 var noTarget = []Record{nil}
 
 func (c *call) resolve(rs *recordSet) ([]Record, error) {
+	if !rs.search && !c.w.readTargets {
+		// Nothing reads the records' fields: skip the read, and let the
+		// first write report a record that does not exist.
+		recs := make([]Record, len(rs.ids))
+		for i, id := range rs.ids {
+			recs[i] = Record{"id": id}
+		}
+		return recs, nil
+	}
 	if !rs.search {
 		return c.st.Browse(c.ctx, rs.model, rs.ids)
 	}

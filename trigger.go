@@ -288,6 +288,8 @@ type expr struct {
 	// bounded expressions have no comprehension and run without cost
 	// tracking or interruption checks.
 	bounded bool
+	// readsRecord says whether the expression reads `record`.
+	readsRecord bool
 }
 
 // compileExpr parses, checks and plans src. want, when not nil, is the
@@ -327,7 +329,18 @@ func compileExpr(webhook, field, src string, want *cel.Type) (*expr, error) {
 	if err != nil {
 		return nil, &ExprError{Webhook: webhook, Field: field, Expr: src, Line: 1, Column: 1, Message: err.Error()}
 	}
-	return &expr{src: src, prog: prog, bounded: bounded}, nil
+	return &expr{src: src, prog: prog, bounded: bounded, readsRecord: readsIdent(ast, "record")}, nil
+}
+
+// readsIdent reports whether the expression reads the variable name.
+func readsIdent(a *cel.Ast, name string) bool {
+	found := false
+	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() == celast.IdentKind && e.AsIdent() == name {
+			found = true
+		}
+	}))
+	return found
 }
 
 func hasComprehension(a *cel.Ast) bool {

@@ -446,6 +446,9 @@ type Webhook struct {
 	modelVal model
 	guard    *guard
 	redact   [][]string
+	// readTargets says whether the actions need the target records'
+	// fields, or only their ids.
+	readTargets bool
 	// prev is the secret in its grace period, if any.
 	prev atomic.Pointer[prevSecret]
 }
@@ -484,6 +487,7 @@ func (r *Registry) build(def Definition) (*Webhook, error) {
 		return nil, err
 	}
 	w.actions = acts
+	w.readTargets = mustReadTargets(acts)
 	if hasCode(acts) {
 		w.runner = script.NewRunner(scriptLimits(derefLimits(def.Script), r.script))
 	}

@@ -686,3 +686,24 @@ func TestRunawayExpressionsAreStopped(t *testing.T) {
 	assert.Contains(t, res.Body["error"], "cost limit")
 	assert.Equal(t, "EUR", f.record("sale.order", int64(7))["currency"])
 }
+
+func TestAMissingTargetIsRefusedWhateverTheActions(t *testing.T) {
+	cases := map[string][]webhook.Action{
+		"an update":                          {{Type: "update", Set: map[string]any{"currency": "USD"}}},
+		"a create linked to the target":      {{Type: "create", Model: "mail.message", LinkField: "res_id"}},
+		"an update whose condition is false": {{Type: "update", Set: map[string]any{"currency": "USD"}, When: "false"}},
+		"a create, then an update":           {{Type: "create", Model: "mail.message"}, {Type: "update", Set: map[string]any{"x": 1}}},
+	}
+	for name, acts := range cases {
+		t.Run("a webhook with "+name+" answers 422 for a record that does not exist", func(t *testing.T) {
+			def := currencyDef()
+			def.Actions = acts
+			f := newFixture(t, def)
+			before := f.snapshot()
+			res := f.post(def.Name, `{"model":"sale.order","id":"99"}`)
+			assert.Equal(t, http.StatusUnprocessableEntity, res.Status)
+			assert.Equal(t, "sale.order record 99 not found", res.Body["error"])
+			assert.Equal(t, before, f.snapshot())
+		})
+	}
+}
