@@ -282,13 +282,15 @@ func (sb *sandbox) log(c goja.FunctionCall) goja.Value {
 }
 
 // logText renders a log argument: strings as they are, objects as JSON
-// (through the sandbox's bounded JSON.stringify), anything else as String.
+// (through the sandbox's JSON.stringify, stopped a little past the message
+// limit; what does not serialise is described as thrown values are),
+// anything else as String.
 func (sb *sandbox) logText(v goja.Value) string {
 	if o, ok := v.(*goja.Object); ok {
 		if _, isFn := goja.AssertFunction(o); !isFn && o.ClassName() != "Error" {
 			var s goja.Value
 			ex := sb.vm.Try(func() {
-				s = sb.jsonStringify(goja.FunctionCall{Arguments: []goja.Value{v}})
+				s = sb.stringify(goja.FunctionCall{Arguments: []goja.Value{v}}, 4*maxLogMessage)
 			})
 			if ex == nil && s != nil && !goja.IsUndefined(s) {
 				return truncate(s.String(), maxLogMessage)
@@ -338,7 +340,7 @@ func truncate(s string, n int) string {
 // model name, created on first use in the run.
 type envObject struct{ sb *sandbox }
 
-func (e envObject) Get(key string) goja.Value { return e.sb.modelObject(key) }
+func (e envObject) Get(key string) goja.Value   { return e.sb.modelObject(key) }
 func (e envObject) Set(string, goja.Value) bool { return false }
 func (e envObject) Has(string) bool             { return true }
 func (e envObject) Delete(string) bool          { return false }

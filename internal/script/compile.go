@@ -175,8 +175,8 @@ type astWalker struct {
 }
 
 var (
-	astPkg     = reflect.TypeOf(ast.Program{}).PkgPath()
-	idxType    = reflect.TypeOf(file.Idx(0))
+	astPkg  = reflect.TypeOf(ast.Program{}).PkgPath()
+	idxType = reflect.TypeOf(file.Idx(0))
 )
 
 func (w *astWalker) fail(v reflect.Value, msg string) {
@@ -255,4 +255,3 @@ func (w *astWalker) walk(v reflect.Value, depth int) {
 		}
 	}
 }
-

@@ -179,7 +179,6 @@ func (sb *sandbox) installGuards(g, intrinsics *goja.Object) {
 			return call(orig, c.This, s)
 		}), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 	}
-	_ = vm
 }
 
 func must(err error) {
@@ -956,7 +955,6 @@ func (sb *sandbox) installRegExpGuards(g *goja.Object) {
 	// timeout), the stop flag, and a clock after (goja reports a regexp2
 	// timeout as "no match"; a wrong answer must not pass silently).
 	exec := mustFunc(proto.Get("exec"))
-	sb.origExec = exec
 	sb.method(proto, "exec", 1, func(c goja.FunctionCall) goja.Value {
 		sb.checkpoint()
 		s := sb.str(c.Argument(0))
@@ -1005,7 +1003,6 @@ func (sb *sandbox) installRegExpGuards(g *goja.Object) {
 		return call(replace, c.This, c.Argument(0), sb.boundedReplacer(c.Argument(1)))
 	})
 	must(proto.DefineDataPropertySymbol(goja.SymReplace, replaceFn, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE))
-	_ = vm
 }
 
 // regexpInfo describes a RegExp object for the exec guard: its source

@@ -77,12 +77,18 @@ type stringifier struct {
 	stack    []*goja.Object
 	b        goja.StringBuilder
 	size     int64
+	max      int64
 	steps    int
 }
 
 func (sb *sandbox) jsonStringify(c goja.FunctionCall) goja.Value {
+	return sb.stringify(c, int64(sb.lim().maxStringLen))
+}
+
+// stringify is JSON.stringify with an output limit of max UTF-16 units.
+func (sb *sandbox) stringify(c goja.FunctionCall, max int64) goja.Value {
 	vm := sb.vm
-	st := &stringifier{sb: sb}
+	st := &stringifier{sb: sb, max: max}
 	if r, ok := c.Argument(1).(*goja.Object); ok {
 		if f, ok := goja.AssertFunction(r); ok {
 			st.replacer = f
@@ -186,8 +192,8 @@ func (st *stringifier) resolve(holder *goja.Object, key, v goja.Value) (goja.Val
 
 func (st *stringifier) emit(s goja.String) {
 	st.size += int64(s.Length())
-	if st.size > int64(st.sb.lim().maxStringLen) {
-		st.sb.throwRange(fmt.Sprintf("Invalid string length: JSON.stringify would produce more than the sandbox allows (%d)", st.sb.lim().maxStringLen))
+	if st.size > st.max {
+		st.sb.throwRange(fmt.Sprintf("Invalid string length: JSON.stringify would produce more than the sandbox allows (%d)", st.max))
 	}
 	st.b.WriteString(s)
 }

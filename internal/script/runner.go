@@ -134,7 +134,7 @@ func (r *Runner) Limits() Limits { return r.lim.Limits }
 // Input is what a run sees. Everything is copied into the script's world;
 // the script cannot change these Go values.
 type Input struct {
-	Payload map[string]any   // JSON-shaped; nil becomes undefined, as in Odoo
+	Payload map[string]any // JSON-shaped; nil becomes undefined, as in Odoo
 	Headers map[string]string
 	Query   map[string]any
 	Model   string           // the webhook's model
@@ -163,7 +163,8 @@ type runState struct {
 	// watchdog fields, under watchdog.mu
 	deadline  time.Time
 	hard      time.Time
-	charge    int64  // heap growth charged to this run
+	charge    int64  // bytes allocated (by anyone) while this run was active
+	live0     int64  // the live heap (as of the last GC) when the run started
 	overAtGC  uint64 // GC cycle that must complete before an over-budget stop
 	abandon   chan struct{}
 	abandoned bool
@@ -215,11 +216,11 @@ func (r *Runner) Run(ctx context.Context, p *Program, in Input, h Host) error {
 		return err
 	}
 	run := &runState{
-		lim:      r.lim,
-		ctx:      ctx,
-		host:     h,
-		abandon:  make(chan struct{}),
-		models:   make(map[string]*goja.Object, 1),
+		lim:     r.lim,
+		ctx:     ctx,
+		host:    h,
+		abandon: make(chan struct{}),
+		models:  make(map[string]*goja.Object, 1),
 	}
 	done := make(chan error, 1)
 	onWorker(func() { r.execute(run, p, &in, done) })

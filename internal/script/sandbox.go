@@ -51,15 +51,14 @@ type sandbox struct {
 	getOwnDesc  goja.Callable
 	jsonQuote   goja.Callable // the original JSON.stringify, only ever used on strings
 	isRawJSON   goja.Callable
-	origExec    goja.Callable
-	hasFn       goja.Callable // Reflect.has
-	objToString goja.Callable // Object.prototype.toString
-	valueOf     map[string]goja.Callable // String/Number/Boolean.prototype.valueOf
-	copyStatics goja.Callable // prelude: copy a constructor's static properties
+	hasFn       goja.Callable               // Reflect.has
+	objToString goja.Callable               // Object.prototype.toString
+	valueOf     map[string]goja.Callable    // String/Number/Boolean.prototype.valueOf
+	copyStatics goja.Callable               // prelude: copy a constructor's static properties
 	tamed       map[*goja.Object]goja.Value // override-taming getter → the value it returns
 	regexpCache map[string]*regexpInfo      // by flags + source
 	joinStack   []*goja.Object              // cycle detection for join/toString
-	steps       int            // sort comparator calls, for checkpoints
+	steps       int                         // sort comparator calls, for checkpoints
 }
 
 const (
@@ -346,7 +345,7 @@ func (sb *sandbox) disableDynamicCode(g, intrinsics *goja.Object) {
 		})
 		if proto != nil {
 			_ = f.DefineDataProperty("prototype", proto, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
-			_ = proto.(*goja.Object).DefineDataProperty("constructor", f, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+			_ = proto.(*goja.Object).DefineDataProperty("constructor", f, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 		}
 		return f
 	}

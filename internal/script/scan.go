@@ -122,7 +122,7 @@ func checkNesting(src string, max int) *scanError {
 		for _, s := range states {
 			res, fork, err := s.step(src, i, c, next)
 			if err != nil {
-				if err.msg == msgTooDeep || err.msg == msgTooLong {
+				if err.msg == msgTooDeep {
 					return err
 				}
 				lastDeath = *err
@@ -160,10 +160,7 @@ func checkNesting(src string, max int) *scanError {
 	return &scanError{offset: len(src), msg: "Unexpected end of input"}
 }
 
-const (
-	msgTooDeep = "code is nested too deeply (brackets, arrow functions and labels together)"
-	msgTooLong = "script is too large"
-)
+const msgTooDeep = "code is nested too deeply (brackets, arrow functions and labels together)"
 
 func appendState(list []*lexState, s *lexState) []*lexState {
 	for _, o := range list {

@@ -140,7 +140,7 @@ func TestTheGlobalsDescribeTheCall(t *testing.T) {
 				'a'.replace('a', '$$'),
 				'a'.replace(/(a)/, 'x-$1-y'),
 				'abc'.replace('b', "[$']"),
-				'abc'.replace('b', '[$` + "`" + `]'),
+				'abc'.replace('b', '[$`+"`"+`]'),
 				'b'.replace(/(b)/, '$11$1').slice(0, 3),
 				'abc'.replace(/(b)/, '$$2'),
 				'b'.replace(/(?<n>b)/, '<$<n>>'),

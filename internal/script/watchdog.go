@@ -20,28 +20,29 @@ import (
 // to finish alone (see Run).
 //
 // Memory. Go has no per-goroutine allocation counter, so every active run
-// is charged for each tick's growth of the process's heap (live objects
-// plus garbage not yet collected, runtime/metrics
-// /memory/classes/heap/objects); a shrink, after a GC, is credited the same
-// way, and a charge never goes below zero. The whole growth, not a share:
-// splitting it would let a script dilute its charge by keeping many other
-// runs busy. That is approximate in three ways, and the policy is built so
-// that none of them lets a script escape or, in practice, kills a
-// bystander:
+// is charged for everything the process allocates while it runs
+// (runtime/metrics /gc/heap/allocs:bytes, a cumulative count a GC cannot
+// lower), and a run whose charge passes its budget is stopped if the heap
+// it leaves live has grown by more than the budget too. In detail:
 //
-//   - Garbage is charged until the GC runs, so a run over its budget is
-//     not stopped at once: the watchdog forces a GC and stops the run only
-//     if it is still over budget after that cycle (or at once if it is
-//     over four times its budget, which bounds how far a fast allocator
-//     gets while the GC runs).
-//   - Concurrent runs are charged each other's growth. When several runs
-//     are over budget only the one charged most is stopped and the others'
-//     charges are cleared: an attacker accumulates its charge over its
-//     whole run, a bystander only over the milliseconds it overlaps. (The
-//     case this gets wrong: a well-behaved run that started before an
-//     attacker and is still running when the attacker goes over budget is
-//     charged more, and is stopped first; the attacker is stopped at the
-//     next tick it is over budget again.)
+//   - Charges count garbage, so a run over budget is not stopped at once:
+//     the watchdog forces a GC and, when that cycle is done, compares the
+//     live heap (/gc/heap/live:bytes) with the live heap when the run
+//     started. Over budget: the run is a candidate for stopping. Not: its
+//     charge is cleared (it made garbage, not a hoard) and counting starts
+//     again. A run charged more than one and a half times its budget is a
+//     candidate at once: a script doubling a string must be stopped before
+//     it doubles again, because each doubling is one VM instruction that
+//     nothing interrupts (and that a GC's stop-the-world has to wait for).
+//   - Every run is charged the whole growth, not a share: splitting it
+//     would let a script dilute its charge by keeping many runs busy.
+//     So concurrent runs are charged each other's allocations; when
+//     several are candidates, only the one charged most is stopped and the
+//     others' charges are cleared: an attacker is charged for its whole
+//     run, a bystander only for the milliseconds it overlaps. (What this
+//     gets wrong: a well-behaved run that started before an attacker and
+//     is still running when the attacker is caught has been charged more,
+//     and is stopped first; the attacker follows a tick later.)
 //   - A stopped run finishes its current instruction before it ends, and
 //     that instruction may still allocate (a string doubling from 64 to
 //     128 MiB): while a stopped run is finishing (up to its grace period),
@@ -59,22 +60,23 @@ type watchdog struct {
 	running bool
 	gcBusy  atomic.Bool
 
-	samples  []metrics.Sample
-	lastHeap int64 // the previous tick's reading
+	samples    []metrics.Sample
+	lastAllocs uint64 // the previous tick's cumulative allocations
 }
 
 var wd = &watchdog{
 	runs: map[*runState]struct{}{},
 	samples: []metrics.Sample{
-		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/gc/heap/allocs:bytes"},
+		{Name: "/gc/heap/live:bytes"},
 		{Name: "/gc/cycles/total:gc-cycles"},
 	},
 }
 
 // read samples the heap; call with w.mu held.
-func (w *watchdog) read() (heap int64, cycles uint64) {
+func (w *watchdog) read() (allocs uint64, live int64, cycles uint64) {
 	metrics.Read(w.samples)
-	return int64(w.samples[0].Value.Uint64()), w.samples[1].Value.Uint64()
+	return w.samples[0].Value.Uint64(), int64(w.samples[1].Value.Uint64()), w.samples[2].Value.Uint64()
 }
 
 // add registers a run that is about to start.
@@ -83,9 +85,11 @@ func (w *watchdog) add(r *runState) {
 	w.mu.Lock()
 	r.deadline = now.Add(r.lim.Timeout)
 	r.hard = r.deadline.Add(r.lim.grace)
+	allocs, live, _ := w.read()
 	if len(w.runs) == 0 {
-		w.lastHeap, _ = w.read() // growth while nothing ran is no one's
+		w.lastAllocs = allocs // what was allocated while nothing ran is no one's
 	}
+	r.live0 = live
 	w.runs[r] = struct{}{}
 	if !w.running {
 		w.running = true
@@ -154,9 +158,9 @@ func (w *watchdog) requestGC() {
 
 // tick runs with w.mu held.
 func (w *watchdog) tick(now time.Time) {
-	heap, cycles := w.read()
-	delta := heap - w.lastHeap
-	w.lastHeap = heap
+	allocs, live, cycles := w.read()
+	delta := int64(allocs - w.lastAllocs)
+	w.lastAllocs = allocs
 
 	finishing := false
 	for r := range w.runs {
@@ -181,7 +185,7 @@ func (w *watchdog) tick(now time.Time) {
 		if r.stop.Load() != 0 {
 			continue
 		}
-		r.charge = max(0, r.charge+delta)
+		r.charge += delta
 		select {
 		case <-r.ctx.Done():
 			w.stopRun(r, stopCanceled, now)
@@ -195,17 +199,20 @@ func (w *watchdog) tick(now time.Time) {
 		budget := r.lim.MaxMemory
 		eligible := false
 		switch {
-		case r.charge > 4*budget:
+		case r.charge > budget+budget/2:
 			eligible = true
 		case r.charge > budget:
-			if r.overAtGC == 0 {
+			switch {
+			case r.overAtGC == 0:
 				r.overAtGC = cycles + 1
 				w.requestGC()
-			} else if cycles >= r.overAtGC {
+			case cycles < r.overAtGC:
+				// waiting for the GC
+			case live-r.live0 > budget:
 				eligible = true
+			default:
+				r.charge, r.overAtGC = 0, 0 // garbage, not a hoard
 			}
-		default:
-			r.overAtGC = 0
 		}
 		if eligible {
 			overs = append(overs, r)
