@@ -66,6 +66,7 @@ import (
 	"time"
 
 	webhook "github.com/hookline/webhook"
+	"github.com/hookline/webhook/internal/ctxlock"
 )
 
 // ErrTxDone is returned by the operations and Commit of a Tx that was
@@ -79,7 +80,7 @@ type Store struct {
 	// change data. Every change to models (and to the tables in it) is
 	// made while holding both sem and mu's write lock, so the holder of
 	// sem may read models without taking mu.
-	sem    chan struct{}
+	sem    *ctxlock.Mutex
 	mu     sync.RWMutex
 	models map[string]*table
 	// deliveries maps webhook+"\x00"+key to when the claim expires; it
@@ -110,7 +111,7 @@ var (
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		sem:        make(chan struct{}, 1),
+		sem:        ctxlock.New(),
 		models:     make(map[string]*table),
 		deliveries: make(map[string]time.Time),
 	}
@@ -266,29 +267,29 @@ func (s *Store) acquire(a, b context.Context) error {
 	if err := a.Err(); err != nil {
 		return err
 	}
-	var bDone <-chan struct{}
-	if b != nil {
-		if err := b.Err(); err != nil {
-			return err
+	if b == nil {
+		return s.sem.Lock(a)
+	}
+	if err := b.Err(); err != nil {
+		return err
+	}
+	if s.sem.TryLock() {
+		return nil
+	}
+	both, cancel := context.WithCancel(a)
+	defer cancel()
+	stop := context.AfterFunc(b, cancel)
+	defer stop()
+	if err := s.sem.Lock(both); err != nil {
+		if berr := b.Err(); berr != nil && a.Err() == nil {
+			return berr
 		}
-		bDone = b.Done()
+		return err
 	}
-	select {
-	case s.sem <- struct{}{}:
-		return nil
-	default:
-	}
-	select {
-	case s.sem <- struct{}{}:
-		return nil
-	case <-a.Done():
-		return a.Err()
-	case <-bDone:
-		return b.Err()
-	}
+	return nil
 }
 
-func (s *Store) release() { <-s.sem }
+func (s *Store) release() { s.sem.Unlock() }
 
 // apply makes a committed transaction's writes visible. The caller holds
 // the transaction lock.

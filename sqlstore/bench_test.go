@@ -117,3 +117,32 @@ func BenchmarkHandwrittenTx(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTxWrite is the call of the first example as the registry makes
+// it: the target is only written, so it is not read first. Compare it with
+// BenchmarkHandwrittenTx/*/update.
+func BenchmarkTxWrite(b *testing.B) {
+	for _, bd := range benchDialects {
+		b.Run(bd.name, func(b *testing.B) {
+			db := benchDB(b, bd.d)
+			ctx := context.Background()
+			st, err := sqlstore.Open(ctx, db, sqlstore.Config{Dialect: bd.d, Tables: map[string]sqlstore.Table{"sale.order": {Name: "sale_order"}}})
+			require.NoError(b, err)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				tx, err := st.Begin(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := tx.Write(ctx, "sale.order", int64(7), webhook.Record{"currency": currencies[i%2]}); err != nil {
+					b.Fatal(err)
+				}
+				if err := tx.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	webhook "github.com/hookline/webhook"
+	"github.com/hookline/webhook/internal/ctxlock"
 )
 
 // Dialect names the SQL database behind a Store.
@@ -121,7 +122,7 @@ type Store struct {
 
 	// writer is the SQLite writing slot, held by every transaction the
 	// store begins (see the package documentation); nil on PostgreSQL.
-	writer chan struct{}
+	writer *ctxlock.Mutex
 
 	keepCalls      int
 	lastPurge      atomic.Int64 // unix nanoseconds of the last call-log age purge
@@ -189,7 +190,7 @@ func Open(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 		callsTimeIndex:    quote(p + "calls_time"),
 	}
 	if !s.pg {
-		s.writer = make(chan struct{}, 1)
+		s.writer = ctxlock.New()
 	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
@@ -422,12 +423,10 @@ func (s *Store) begin(ctx context.Context) (*Tx, error) {
 	}
 	release := func() {}
 	if s.writer != nil {
-		select {
-		case s.writer <- struct{}{}:
-		case <-ctx.Done():
-			return nil, s.wrap(ctx.Err())
+		if err := s.writer.Lock(ctx); err != nil {
+			return nil, s.wrap(err)
 		}
-		release = sync.OnceFunc(func() { <-s.writer })
+		release = sync.OnceFunc(s.writer.Unlock)
 	}
 	opts := &sql.TxOptions{}
 	if s.pg {
