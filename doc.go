@@ -50,16 +50,39 @@
 // actions to another model. Actions' when and compute expressions see the
 // same variables plus record, the current target record with its id.
 //
+// # Code actions
+//
+// A "code" action runs JavaScript in a sandbox (goja): payload, headers,
+// query, record, records, env and log are in scope; models offer browse,
+// search and create, records write and read; every store call goes through
+// the call's transaction. Each run has a wall-time limit (1s by default), a
+// call-stack limit, a memory budget and a bound on concurrent runs
+// ([ScriptLimits]); it sees nothing of the host, and nothing survives from
+// one run to the next. A thrown error fails the call with 422 and the
+// thrown message; a script past its limit fails it with 500.
+//
+// # Trusting the sender
+//
+// Beyond the secret URL, a definition may require a signature or
+// credential ([Verify]: Standard Webhooks, GitHub, Stripe, Shopify, generic
+// HMAC, token, basic auth; 401 on failure), run each delivery once
+// ([Dedupe]; the delivery ids are claimed in the call's transaction, so two
+// instances sharing a database never both run one), accept only some
+// addresses (AllowIPs, with [Config.TrustedProxies]; 403), and bound body
+// size, nesting, rate and concurrency ([Limits]; 413, 400, 429). Package
+// webhooktest signs requests as those senders do, for tests.
+//
 // # Status codes
 //
 // 200 {"status":"ok"} on success. Errors answer {"status":"error",
 // "error": "<one line>", "call_id": "..."}, the call id also in the
-// Webhook-Call-Id header: 404 an unknown, inactive or rotated-away secret;
+// Webhook-Call-Id header: 401 a failed signature check; 403 an address not
+// allowed; 404 an unknown, inactive or rotated-away secret;
 // 405 a method other than GET and POST; 400 a malformed body; 413 a body
 // over the limit; 422 a payload that does not fit the webhook (missing key,
-// wrong type, no such record, empty target, a script that threw); 503 too
-// many scripts running; 500 a fault on the server side, with no detail in
-// the body (the call log has it).
+// wrong type, no such record, empty target, a script that threw); 429 over
+// the rate or concurrency limit; 503 too many scripts running; 500 a fault
+// on the server side, with no detail in the body (the call log has it).
 //
 // # All or nothing
 //
