@@ -39,6 +39,7 @@ type ConfigError struct {
 	Message string
 }
 
+// Error describes the mistake with the webhook and field it is in.
 func (e *ConfigError) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("webhook %q: %s", e.Webhook, e.Message)
@@ -160,6 +161,7 @@ type ScriptError struct {
 	Message string
 }
 
+// Error gives the webhook, the field and the line:column of the mistake.
 func (e *ScriptError) Error() string {
 	return fmt.Sprintf("webhook %q: %s: %d:%d: %s", e.Webhook, e.Field, e.Line, e.Column, e.Message)
 }

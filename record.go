@@ -44,6 +44,7 @@ type NotFoundError struct {
 	ID    ID
 }
 
+// Error names the model and the id that was not found.
 func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("%s record %v not found", e.Model, e.ID)
 }
@@ -59,6 +60,7 @@ type FieldError struct {
 	Reason string
 }
 
+// Error names the model and field, and why the store refused it.
 func (e *FieldError) Error() string {
 	if e.Reason == "" {
 		return fmt.Sprintf("%s has no field %q", e.Model, e.Field)

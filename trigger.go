@@ -277,6 +277,7 @@ type ExprError struct {
 	Message string
 }
 
+// Error gives the webhook, the field and the line:column of the mistake.
 func (e *ExprError) Error() string {
 	return fmt.Sprintf("webhook %q: %s: %d:%d: %s", e.Webhook, e.Field, e.Line, e.Column, e.Message)
 }
@@ -371,10 +372,13 @@ type EvalError struct {
 	Err   error
 }
 
+// Error is the one-line reason the caller gets: the field and CEL's
+// message.
 func (e *EvalError) Error() string {
 	return e.Field + ": " + cleanCELError(e.Err.Error())
 }
 
+// Unwrap returns CEL's error.
 func (e *EvalError) Unwrap() error { return e.Err }
 
 // cleanCELError keeps CEL's runtime messages, which are already short and
