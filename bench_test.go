@@ -76,3 +76,18 @@ func BenchmarkServeHTTPNotFound(b *testing.B) {
 		f.reg.ServeHTTP(rw, req)
 	}
 }
+
+// BenchmarkServeHTTPContact is seed example 2, the contact script, end to
+// end on the in-memory store (it creates a partner per call).
+func BenchmarkServeHTTPContact(b *testing.B) {
+	benchServe(b, contactDef(), `{"name": "Ada", "email": "ada@example.com", "phone": "+1"}`)
+}
+
+// BenchmarkServeHTTPUpdateThenTrivialScript is BenchmarkServeHTTPUpdate
+// with a trivial script after the update: the difference between the two
+// is what a code action costs.
+func BenchmarkServeHTTPUpdateThenTrivialScript(b *testing.B) {
+	def := currencyDef()
+	def.Actions = append(def.Actions, webhook.Action{Type: "code", Code: "log('hi')"})
+	benchServe(b, def, `{"model": "sale.order", "id": "7"}`)
+}

@@ -41,6 +41,28 @@ type Program struct {
 	name  string
 	prog  *goja.Program
 	lines int // number of lines of the user's code
+	uses  uses
+}
+
+// uses says which of the inputs a script can reach. Converting an input
+// into JavaScript objects costs microseconds per call, so inputs a script
+// never names are not converted. The test is textual and conservative: the
+// globals are parameters of the function the script is the body of, so
+// without eval and Function (both disabled) a script reaches one only by
+// writing its name, or through `arguments`, or with a \u escape in an
+// identifier; any of those, even inside a string or a comment, counts as
+// use.
+type uses struct {
+	headers, query, records bool
+}
+
+func scanUses(code string) uses {
+	all := strings.Contains(code, "arguments") || strings.Contains(code, `\u`)
+	return uses{
+		headers: all || strings.Contains(code, "headers"),
+		query:   all || strings.Contains(code, "query"),
+		records: all || strings.Contains(code, "records"),
+	}
 }
 
 // Name returns the name the program was compiled with.
@@ -102,7 +124,7 @@ func Compile(name, code string) (*Program, error) {
 		}
 		return nil, fail(1, 1, err.Error())
 	}
-	return &Program{name: name, prog: p, lines: lines}, nil
+	return &Program{name: name, prog: p, lines: lines, uses: scanUses(code)}, nil
 }
 
 func wrapperIntact(prg *ast.Program, src string) bool {

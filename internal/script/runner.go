@@ -304,7 +304,7 @@ func (sb *sandbox) exec(run *runState, p *Program, in *Input) (err error) {
 	}()
 	vm.SetMaxCallStackSize(run.lim.MaxCallStack)
 
-	args, err := sb.arguments(in)
+	args, err := sb.arguments(in, p.uses)
 	if err != nil {
 		return err
 	}
@@ -320,7 +320,7 @@ func (sb *sandbox) exec(run *runState, p *Program, in *Input) (err error) {
 // arguments builds the script's globals, in the order of scriptPrefix's
 // parameters: payload, headers, query, record, records, env, model, log,
 // console.
-func (sb *sandbox) arguments(in *Input) ([]goja.Value, error) {
+func (sb *sandbox) arguments(in *Input, u uses) ([]goja.Value, error) {
 	vm := sb.vm
 	payload := goja.Undefined()
 	if in.Payload != nil {
@@ -330,18 +330,29 @@ func (sb *sandbox) arguments(in *Input) ([]goja.Value, error) {
 		}
 		payload = v
 	}
-	headers := vm.NewObject()
-	for _, k := range sortedKeys(in.Headers) {
-		_ = headers.DefineDataProperty(k, vm.ToValue(in.Headers[k]), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+	var headers, query goja.Value = goja.Undefined(), goja.Undefined()
+	if u.headers {
+		h := vm.NewObject()
+		for _, k := range sortedKeys(in.Headers) {
+			_ = h.DefineDataProperty(k, vm.ToValue(in.Headers[k]), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+		}
+		headers = h
 	}
-	query := vm.NewObject()
-	if err := sb.fill(query, in.Query, 0); err != nil {
-		return nil, fmt.Errorf("script: query: %w", err)
+	if u.query {
+		q := vm.NewObject()
+		if err := sb.fill(q, in.Query, 0); err != nil {
+			return nil, fmt.Errorf("script: query: %w", err)
+		}
+		query = q
 	}
 	var err error
-	recordsArr := make([]any, len(in.Records))
+	recs := in.Records
+	if !u.records {
+		recs = nil
+	}
+	recordsArr := make([]any, len(recs))
 	var current goja.Value = goja.Null()
-	for i, rec := range in.Records {
+	for i, rec := range recs {
 		o := sb.vm.CreateObject(sb.recordProto)
 		_ = o.DefineDataProperty("_name", vm.ToValue(in.Model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 		if err = sb.fill(o, rec, 0); err != nil {
