@@ -14,6 +14,8 @@ import (
 
 	"github.com/hookline/webhook"
 	"github.com/hookline/webhook/webhooktest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // countingServer answers 200, except every failEvery-th request (500),
@@ -69,46 +71,32 @@ func TestGenerator(t *testing.T) {
 				Addr: addr, Conns: 4, Duration: tc.duration, Requests: tc.requests,
 				Request: buildRequest(addr, "/web/hook/x", nil, orderBody),
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			served := tc.srv.served.Load()
-			if served == 0 || res.Requests != served {
-				t.Errorf("the generator counted %d responses, the server served %d", res.Requests, served)
+			assert.NotZero(t, served, "the generator counted %d responses, the server served %d", res.Requests, served)
+			assert.Equal(t, served, res.Requests, "the generator counted %d responses, the server served %d", res.Requests, served)
+			if tc.requests > 0 {
+				assert.Equal(t, tc.requests, res.Requests, "sent %d requests, want %d", res.Requests, tc.requests)
 			}
-			if tc.requests > 0 && res.Requests != tc.requests {
-				t.Errorf("sent %d requests, want %d", res.Requests, tc.requests)
-			}
-			if res.Non2xx != tc.srv.failed.Load() {
-				t.Errorf("counted %d non-2xx responses, the server sent %d", res.Non2xx, tc.srv.failed.Load())
-			}
-			if res.Duplicates != tc.srv.duplicates.Load() {
-				t.Errorf("counted %d duplicates, the server sent %d", res.Duplicates, tc.srv.duplicates.Load())
-			}
-			if res.Failed != 0 {
-				t.Errorf("%d failed exchanges, want none: %s", res.Failed, res.FirstError)
-			}
-			if res.Errors() != res.Non2xx+res.Duplicates {
-				t.Errorf("Errors() = %d, want non-2xx plus duplicates, %d", res.Errors(), res.Non2xx+res.Duplicates)
-			}
-			if (res.Errors() > 0) != (res.FirstError != "") {
-				t.Errorf("%d errors but first error %q", res.Errors(), res.FirstError)
-			}
-			if got := res.Latency.Count(); got != uint64(res.Requests) {
-				t.Errorf("the histogram holds %d latencies for %d responses", got, res.Requests)
-			}
-			if p50, p99, mx := res.Latency.Quantile(0.5), res.Latency.Quantile(0.99), res.Latency.Max(); p50 <= 0 || p50 > p99 || p99 > mx {
-				t.Errorf("p50 %v, p99 %v, max %v are not in order", p50, p99, mx)
-			}
+			assert.Equal(t, tc.srv.failed.Load(), res.Non2xx, "counted %d non-2xx responses, the server sent %d", res.Non2xx, tc.srv.failed.Load())
+			assert.Equal(t, tc.srv.duplicates.Load(), res.Duplicates, "counted %d duplicates, the server sent %d", res.Duplicates, tc.srv.duplicates.Load())
+			assert.Zero(t, res.Failed, "%d failed exchanges, want none: %s", res.Failed, res.FirstError)
+			assert.Equal(t, res.Non2xx+res.Duplicates, res.Errors(), "Errors() = %d, want non-2xx plus duplicates, %d", res.Errors(), res.Non2xx+res.Duplicates)
+			assert.Equal(t, res.Errors() > 0, res.FirstError != "", "%d errors but first error %q", res.Errors(), res.FirstError)
+			got := res.Latency.Count()
+			assert.Equal(t, uint64(res.Requests), got, "the histogram holds %d latencies for %d responses", got, res.Requests)
+			p50, p99, mx := res.Latency.Quantile(0.5), res.Latency.Quantile(0.99), res.Latency.Max()
+			assert.Positive(t, p50, "p50 %v, p99 %v, max %v are not in order", p50, p99, mx)
+			assert.LessOrEqual(t, p50, p99, "p50 %v, p99 %v, max %v are not in order", p50, p99, mx)
+			assert.LessOrEqual(t, p99, mx, "p50 %v, p99 %v, max %v are not in order", p50, p99, mx)
 		})
 	}
 	t.Run("a server that is gone fails the dial", func(t *testing.T) {
 		ts := httptest.NewServer(http.NotFoundHandler())
 		addr := strings.TrimPrefix(ts.URL, "http://")
 		ts.Close()
-		if _, err := Generate(Load{Addr: addr, Conns: 1, Duration: time.Millisecond, Request: []byte("x")}); err == nil {
-			t.Error("Generate succeeded against a closed port")
-		}
+		_, err := Generate(Load{Addr: addr, Conns: 1, Duration: time.Millisecond, Request: []byte("x")})
+		assert.Error(t, err, "Generate succeeded against a closed port")
 	})
 }
 
@@ -116,19 +104,14 @@ func TestGenerator(t *testing.T) {
 // bodies and bodies longer than its buffer.
 func TestRawResponderAnswersEveryRequest(t *testing.T) {
 	r, err := startResponder()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer r.Close()
 	big := bytes.Repeat([]byte("x"), 40<<10) // longer than the responder's buffer
 	for _, body := range [][]byte{orderBody, big} {
 		res, err := Generate(Load{Addr: r.Addr(), Conns: 2, Requests: 200, Request: buildRequest(r.Addr(), "/", nil, body)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Requests != 200 || res.Errors() != 0 {
-			t.Errorf("a %d-byte body: %d responses, %d errors (%s); want 200 and none", len(body), res.Requests, res.Errors(), res.FirstError)
-		}
+		require.NoError(t, err)
+		assert.Equal(t, int64(200), res.Requests, "a %d-byte body: %d responses, %d errors (%s); want 200 and none", len(body), res.Requests, res.Errors(), res.FirstError)
+		assert.Zero(t, res.Errors(), "a %d-byte body: %d responses, %d errors (%s); want 200 and none", len(body), res.Requests, res.Errors(), res.FirstError)
 	}
 }
 
@@ -144,16 +127,16 @@ func TestHistogramQuantilesAreWithinOnePercent(t *testing.T) {
 		want time.Duration
 	}{{0.5, 5000 * time.Microsecond}, {0.99, 9900 * time.Microsecond}, {1, 10000 * time.Microsecond}} {
 		got := h.Quantile(c.q)
-		if got < c.want || float64(got) > float64(c.want)*1.01 {
-			t.Errorf("quantile %v = %v, want %v to 1%% above", c.q, got, c.want)
-		}
+		assert.GreaterOrEqual(t, got, c.want, "quantile %v = %v, want %v to 1%% above", c.q, got, c.want)
+		assert.LessOrEqual(t, float64(got), float64(c.want)*1.01, "quantile %v = %v, want %v to 1%% above", c.q, got, c.want)
 	}
-	if h.Max() != 10*time.Millisecond || h.Count() != 10000 {
-		t.Errorf("max %v, count %d", h.Max(), h.Count())
-	}
+	assert.Equal(t, 10*time.Millisecond, h.Max(), "max %v, count %d", h.Max(), h.Count())
+	assert.Equal(t, uint64(10000), h.Count(), "max %v, count %d", h.Max(), h.Count())
 	for v := uint64(0); v < 1<<20; v = v*9/8 + 1 {
-		if i := bucketOf(v); v > bucketHigh(i) || (i > 0 && v <= bucketHigh(i-1)) {
-			t.Fatalf("%d is in bucket %d, which holds up to %d", v, i, bucketHigh(i))
+		i := bucketOf(v)
+		require.LessOrEqual(t, v, bucketHigh(i), "%d is in bucket %d, which holds up to %d", v, i, bucketHigh(i))
+		if i > 0 {
+			require.Greater(t, v, bucketHigh(i-1), "%d is in bucket %d, which holds up to %d", v, i, bucketHigh(i))
 		}
 	}
 }
@@ -163,43 +146,31 @@ func TestHistogramQuantilesAreWithinOnePercent(t *testing.T) {
 func TestSignerMatchesTheStandardWebhooksScheme(t *testing.T) {
 	secret := webhooktest.NewStandardWebhooksSecret()
 	s, err := newSWSigner(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	next := s.requester(buildHead("loadbench", "/web/hook/x", nil, len(orderBody)), orderBody)()
 	var ids []string
 	for range 2 {
 		raw := next(nil)
 		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		body, _ := io.ReadAll(req.Body)
-		if !bytes.Equal(body, orderBody) {
-			t.Fatalf("body %q, want %q", body, orderBody)
-		}
+		require.Equal(t, orderBody, body, "body %q, want %q", body, orderBody)
 		id, ts := req.Header.Get("webhook-id"), req.Header.Get("webhook-timestamp")
 		unix, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		ref := httptest.NewRequest(http.MethodPost, "/", nil)
 		webhooktest.SignStandardWebhooks(ref, secret, id, time.Unix(unix, 0), orderBody)
-		if got, want := req.Header.Get("webhook-signature"), ref.Header.Get("webhook-signature"); got != want {
-			t.Errorf("signature %q, want %q", got, want)
-		}
+		got, want := req.Header.Get("webhook-signature"), ref.Header.Get("webhook-signature")
+		assert.Equal(t, want, got, "signature %q, want %q", got, want)
 		ids = append(ids, id)
 	}
-	if ids[0] == ids[1] {
-		t.Errorf("two requests share the id %q", ids[0])
-	}
+	assert.NotEqual(t, ids[0], ids[1], "two requests share the id %q", ids[0])
 }
 
 // TestTheDuplicateHeaderIsTheLibrarys keeps the generator's lower-case
 // copy of webhook.DuplicateHeader in step with the library.
 func TestTheDuplicateHeaderIsTheLibrarys(t *testing.T) {
 	h := scanHeader([]byte("HTTP/1.1 200 OK\r\n" + webhook.DuplicateHeader + ": true\r\nContent-Length: 3\r\n\r\n"))
-	if !h.duplicate || h.contentLength != 3 {
-		t.Errorf("scanHeader = %+v, want a duplicate with 3 bytes", h)
-	}
+	assert.True(t, h.duplicate, "scanHeader = %+v, want a duplicate with 3 bytes", h)
+	assert.Equal(t, 3, h.contentLength, "scanHeader = %+v, want a duplicate with 3 bytes", h)
 }
