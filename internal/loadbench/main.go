@@ -136,7 +136,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-conns, -rounds and -duration must be positive, -warmup not negative")
 	}
 	if names == "all" {
-		o.variants = variantNames()
+		for _, n := range variantNames() {
+			if !postgresAvailable() && (n == "update/pg" || n == "hand/pg") {
+				continue
+			}
+			o.variants = append(o.variants, n)
+		}
 	} else {
 		for n := range strings.SplitSeq(names, ",") {
 			n = strings.TrimSpace(n)
