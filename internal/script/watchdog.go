@@ -39,10 +39,11 @@ import (
 //     So concurrent runs are charged each other's allocations; when
 //     several are candidates, only the one charged most is stopped and the
 //     others' charges are cleared: an attacker is charged for its whole
-//     run, a bystander only for the milliseconds it overlaps. (What this
-//     gets wrong: a well-behaved run that started before an attacker and
-//     is still running when the attacker is caught has been charged more,
-//     and is stopped first; the attacker follows a tick later.)
+//     run, a bystander only for the milliseconds it overlaps. A
+//     well-behaved run that started before an attacker and is still
+//     running when the attacker is caught has been charged more, so when
+//     several runs are candidates at once the watchdog first waits a
+//     short window (blameWindow) for the innocent ones to finish.
 //   - A stopped run finishes its current instruction before it ends, and
 //     that instruction may still allocate (a string doubling from 64 to
 //     128 MiB): while a stopped run is finishing (up to its grace period),
@@ -62,7 +63,20 @@ type watchdog struct {
 
 	samples    []metrics.Sample
 	lastAllocs uint64 // the previous tick's cumulative allocations
+	// contested is when several runs first became candidates at once
+	// (zero when they have not); see blameWindow.
+	contested time.Time
 }
+
+// blameWindow is how long the watchdog waits, when several runs are over
+// budget together, for the innocent ones to finish on their own. A
+// well-behaved run is over budget only because it overlapped an attacker's
+// allocations (every run is charged the whole growth); it ends in
+// milliseconds once it gets a CPU, while the attacker keeps running. Only
+// if several are still candidates after the window is the one charged
+// most stopped. A run charged more than twice its budget is stopped at
+// once, window or not.
+const blameWindow = 30 * time.Millisecond
 
 var wd = &watchdog{
 	runs: map[*runState]struct{}{},
@@ -222,8 +236,18 @@ func (w *watchdog) tick(now time.Time) {
 		}
 	}
 	if victim == nil {
+		w.contested = time.Time{}
 		return
 	}
+	if len(overs) > 1 && victim.charge <= 2*victim.lim.MaxMemory {
+		if w.contested.IsZero() {
+			w.contested = now
+		}
+		if now.Sub(w.contested) < blameWindow {
+			return
+		}
+	}
+	w.contested = time.Time{}
 	w.stopRun(victim, stopMemory, now)
 	for _, r := range overs {
 		if r != victim {
