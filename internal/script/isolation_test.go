@@ -115,7 +115,11 @@ func runLogs(t *testing.T, r *Runner, code string) []string {
 
 func TestSandboxesAreReusedWithoutLeaks(t *testing.T) {
 	drainPool()
-	r := NewRunner(Limits{MaxConcurrent: 1})
+	// The fingerprint walks every reachable object: generous limits, so
+	// that a loaded machine under -race neither times it out nor retires
+	// the sandbox this test wants to see reused.
+	defer retireAfter.Store(retireAfter.Swap(int64(time.Minute)))
+	r := NewRunner(Limits{MaxConcurrent: 1, Timeout: 30 * time.Second})
 
 	before := runLogs(t, r, fingerprint)
 	attempts := runLogs(t, r, pollute)

@@ -275,7 +275,7 @@ func (r *Runner) execute(run *runState, p *Program, in *Input, done chan<- error
 	if abandoned := wd.remove(run); abandoned || run.stop.Load() != 0 {
 		sb.broken = true // an interrupt may still be pending
 	}
-	if time.Since(run.started) > retireAfter {
+	if time.Since(run.started) > time.Duration(retireAfter.Load()) {
 		// A long run may have grown the VM's value and call stacks, whose
 		// capacity goja keeps; do not let a pooled runtime hold on to it.
 		sb.broken = true
