@@ -1,11 +1,8 @@
 package webhook
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
@@ -88,7 +85,7 @@ func compileActions(def *Definition, list []Action, prefix string, hasTarget boo
 					if k == "" || k == "id" {
 						return nil, bad("set: field %q cannot be written", k)
 					}
-					nv, err := jsonValue(v, 0)
+					nv, err := NormalizeValue(v)
 					if err != nil {
 						return nil, bad("set.%s: %v", k, err)
 					}
@@ -164,77 +161,6 @@ type ScriptError struct {
 // Error gives the webhook, the field and the line:column of the mistake.
 func (e *ScriptError) Error() string {
 	return fmt.Sprintf("webhook %q: %s: %d:%d: %s", e.Webhook, e.Field, e.Line, e.Column, e.Message)
-}
-
-// jsonValue normalizes a value from a definition (decoded JSON or a Go
-// literal) to the JSON shape stores receive.
-func jsonValue(v any, depth int) (any, error) {
-	if depth > 64 {
-		return nil, errors.New("nested too deeply")
-	}
-	switch x := v.(type) {
-	case nil, bool, string, int64, float64:
-		return x, nil
-	case json.Number:
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return n, nil
-		}
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return nil, fmt.Errorf("number %s out of range", x)
-		}
-		return f, nil
-	case int:
-		return int64(x), nil
-	case int32:
-		return int64(x), nil
-	case int16:
-		return int64(x), nil
-	case int8:
-		return int64(x), nil
-	case uint8:
-		return int64(x), nil
-	case uint16:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return nil, fmt.Errorf("%d out of range", x)
-		}
-		return int64(x), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return nil, fmt.Errorf("%d out of range", x)
-		}
-		return int64(x), nil
-	case float32:
-		return float64(x), nil
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			n, err := jsonValue(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = n
-		}
-		return out, nil
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			n, err := jsonValue(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = n
-		}
-		return out, nil
-	case Record:
-		return jsonValue(map[string]any(x), depth)
-	default:
-		return nil, fmt.Errorf("a %T cannot be stored (use JSON values)", v)
-	}
 }
 
 // runActions runs acts in order, each over every record in recs before the

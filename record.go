@@ -2,11 +2,8 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"strconv"
 	"time"
 )
 
@@ -140,57 +137,6 @@ type Tx interface {
 	// Rollback discards every write. It is safe to call after Commit, in
 	// which case it does nothing and returns nil.
 	Rollback() error
-}
-
-// NormalizeID converts v to an [ID]: any Go integer, an integral float64
-// within ±2^53 and a json.Number holding an integer become int64; a string
-// stays a string. Anything else is an error.
-func NormalizeID(v any) (ID, error) {
-	switch x := v.(type) {
-	case int64:
-		return x, nil
-	case string:
-		return x, nil
-	case int:
-		return int64(x), nil
-	case int32:
-		return int64(x), nil
-	case int16:
-		return int64(x), nil
-	case int8:
-		return int64(x), nil
-	case uint8:
-		return int64(x), nil
-	case uint16:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return nil, fmt.Errorf("id %d out of range", x)
-		}
-		return int64(x), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return nil, fmt.Errorf("id %d out of range", x)
-		}
-		return int64(x), nil
-	case float64:
-		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
-			return nil, fmt.Errorf("id %v is not an integer", x)
-		}
-		return int64(x), nil
-	case json.Number:
-		n, err := strconv.ParseInt(string(x), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("id %s is not a 64-bit integer", x)
-		}
-		return n, nil
-	case nil:
-		return nil, errors.New("id is null")
-	default:
-		return nil, fmt.Errorf("id of type %T: want an integer or a string", v)
-	}
 }
 
 // ErrDuplicate is returned by [DeliveryClaimer.ClaimDelivery] for a

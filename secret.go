@@ -62,7 +62,8 @@ func checkSecret(s string) error {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
-			return fmt.Errorf("secret contains %q; use only letters, digits and - _ . ~", c)
+			// The character itself is not quoted: the error may be logged.
+			return fmt.Errorf("secret has a character at position %d that is not a letter, a digit or - _ . ~", i+1)
 		}
 	}
 	return nil

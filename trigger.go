@@ -333,23 +333,21 @@ func compileExpr(webhook, field, src string, want *cel.Type) (*expr, error) {
 	return &expr{src: src, prog: prog, bounded: bounded, readsRecord: readsIdent(ast, "record")}, nil
 }
 
-// readsIdent reports whether the expression reads the variable name.
-func readsIdent(a *cel.Ast, name string) bool {
-	found := false
-	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
-		if e.Kind() == celast.IdentKind && e.AsIdent() == name {
-			found = true
-		}
-	}))
-	return found
+// hasComprehension reports whether the expression has a comprehension.
+func hasComprehension(a *cel.Ast) bool {
+	return anyExpr(a, func(e celast.Expr) bool { return e.Kind() == celast.ComprehensionKind })
 }
 
-func hasComprehension(a *cel.Ast) bool {
+// readsIdent reports whether the expression reads the variable name.
+func readsIdent(a *cel.Ast, name string) bool {
+	return anyExpr(a, func(e celast.Expr) bool { return e.Kind() == celast.IdentKind && e.AsIdent() == name })
+}
+
+// anyExpr reports whether any node of the expression satisfies pred.
+func anyExpr(a *cel.Ast, pred func(celast.Expr) bool) bool {
 	found := false
 	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
-		if e.Kind() == celast.ComprehensionKind {
-			found = true
-		}
+		found = found || pred(e)
 	}))
 	return found
 }

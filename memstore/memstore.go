@@ -54,14 +54,12 @@ package memstore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -796,7 +794,7 @@ func conditions(model string, f webhook.Filter) ([]cond, error) {
 	}
 	conds := make([]cond, 0, len(f))
 	for field, v := range f {
-		nv, err := normalize(v)
+		nv, err := webhook.NormalizeValue(v)
 		if err != nil {
 			return nil, &webhook.FieldError{Model: model, Field: field, Reason: "filter: " + err.Error()}
 		}
@@ -807,70 +805,11 @@ func conditions(model string, f webhook.Filter) ([]cond, error) {
 
 func matches(rec webhook.Record, conds []cond) bool {
 	for _, c := range conds {
-		if !equal(rec[c.field], c.value) {
+		if !webhook.ValuesEqual(rec[c.field], c.value) {
 			return false
 		}
 	}
 	return true
-}
-
-// equal reports whether two normalized values are equal as JSON values,
-// comparing integers and floats by exact numeric value.
-func equal(a, b any) bool {
-	switch x := a.(type) {
-	case nil:
-		return b == nil
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case int64:
-		switch y := b.(type) {
-		case int64:
-			return x == y
-		case float64:
-			return intEqualsFloat(x, y)
-		}
-	case float64:
-		switch y := b.(type) {
-		case float64:
-			return x == y
-		case int64:
-			return intEqualsFloat(y, x)
-		}
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equal(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, xv := range x {
-			yv, ok := y[k]
-			if !ok || !equal(xv, yv) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-func intEqualsFloat(i int64, f float64) bool {
-	// -2^63 <= f < 2^63 is exactly the range of float64s that convert to
-	// int64 without overflow.
-	return f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 && int64(f) == i
 }
 
 // newRecord normalizes the values of a record to create, returning the key
@@ -892,7 +831,7 @@ func newRecord(model string, values webhook.Record) (rec webhook.Record, k key, 
 			k, given = must(keyOf(id)), true
 			continue
 		}
-		nv, err := normalize(v)
+		nv, err := webhook.NormalizeValue(v)
 		if err != nil {
 			return nil, key{}, false, &webhook.FieldError{Model: model, Field: field, Reason: err.Error()}
 		}
@@ -933,95 +872,13 @@ func writeValues(model string, k key, values webhook.Record) (webhook.Record, er
 			}
 			return nil, &webhook.FieldError{Model: model, Field: "id", Reason: "the id of a record cannot be changed"}
 		}
-		nv, err := normalize(v)
+		nv, err := webhook.NormalizeValue(v)
 		if err != nil {
 			return nil, &webhook.FieldError{Model: model, Field: field, Reason: err.Error()}
 		}
 		vals[field] = nv
 	}
 	return vals, nil
-}
-
-// normalize returns a deep copy of v made of nil, bool, int64, float64,
-// string, []any and map[string]any only.
-func normalize(v any) (any, error) {
-	switch x := v.(type) {
-	case nil, bool, string, int64:
-		return v, nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, fmt.Errorf("%v is not a JSON number", x)
-		}
-		return v, nil
-	case []any:
-		if x == nil {
-			return v, nil
-		}
-		out := make([]any, len(x))
-		for i, e := range x {
-			ne, err := normalize(e)
-			if err != nil {
-				return nil, fmt.Errorf("[%d]: %w", i, err)
-			}
-			out[i] = ne
-		}
-		return out, nil
-	case map[string]any:
-		return normalizeMap(x)
-	case webhook.Record:
-		return normalizeMap(x)
-	case int:
-		return int64(x), nil
-	case int8:
-		return int64(x), nil
-	case int16:
-		return int64(x), nil
-	case int32:
-		return int64(x), nil
-	case uint8:
-		return int64(x), nil
-	case uint16:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return nil, fmt.Errorf("%d does not fit in an int64", x)
-		}
-		return int64(x), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return nil, fmt.Errorf("%d does not fit in an int64", x)
-		}
-		return int64(x), nil
-	case float32:
-		return normalize(float64(x))
-	case json.Number:
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return n, nil
-		}
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a number", string(x))
-		}
-		return normalize(f)
-	}
-	return nil, fmt.Errorf("unsupported value of type %T", v)
-}
-
-func normalizeMap(m map[string]any) (any, error) {
-	if m == nil {
-		return map[string]any(nil), nil
-	}
-	out := make(map[string]any, len(m))
-	for k, e := range m {
-		ne, err := normalize(e)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %w", k, err)
-		}
-		out[k] = ne
-	}
-	return out, nil
 }
 
 // cloneRecord deep-copies a stored record.

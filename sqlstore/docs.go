@@ -133,7 +133,7 @@ func conditions(model string, f webhook.Filter) ([]cond, error) {
 // that every store means the same by a Filter.
 func matches(rec webhook.Record, conds []cond) bool {
 	for _, c := range conds {
-		if !equal(rec[c.field], c.value) {
+		if !webhook.ValuesEqual(rec[c.field], c.value) {
 			return false
 		}
 	}

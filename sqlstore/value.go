@@ -105,50 +105,16 @@ func normalize(v any) (any, error) {
 			return nil, valueErrorf("the string is not valid UTF-8")
 		}
 		return v, nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, valueErrorf("%v is not a JSON number", x)
-		}
-		return v, nil
 	case webhook.Record:
 		return map[string]any(x), nil
-	case int:
-		return int64(x), nil
-	case int8:
-		return int64(x), nil
-	case int16:
-		return int64(x), nil
-	case int32:
-		return int64(x), nil
-	case uint8:
-		return int64(x), nil
-	case uint16:
-		return int64(x), nil
-	case uint32:
-		return int64(x), nil
-	case uint:
-		if uint64(x) > math.MaxInt64 {
-			return nil, valueErrorf("%d does not fit in an int64", x)
-		}
-		return int64(x), nil
-	case uint64:
-		if x > math.MaxInt64 {
-			return nil, valueErrorf("%d does not fit in an int64", x)
-		}
-		return int64(x), nil
-	case float32:
-		return normalize(float64(x))
-	case json.Number:
-		if n, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-			return n, nil
-		}
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return nil, valueErrorf("%q is not a number", string(x))
-		}
-		return normalize(f)
 	}
-	return nil, valueErrorf("unsupported value of type %T", v)
+	// Scalars of other types: NormalizeValue converts them without
+	// copying anything.
+	n, err := webhook.NormalizeValue(v)
+	if err != nil {
+		return nil, valueErrorf("%s", err.Error())
+	}
+	return n, nil
 }
 
 // appendJSON appends the JSON text of v to b. With esc, strings and keys are
@@ -387,68 +353,8 @@ func number(s string) (any, error) {
 	return f, nil
 }
 
-// equal reports whether two normalized values are equal as JSON values,
-// comparing integers and floats by exact numeric value. It is the meaning
-// of a Filter, and the same as package memstore's.
-func equal(a, b any) bool {
-	switch x := a.(type) {
-	case nil:
-		return b == nil
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case int64:
-		switch y := b.(type) {
-		case int64:
-			return x == y
-		case float64:
-			return intEqualsFloat(x, y)
-		}
-	case float64:
-		switch y := b.(type) {
-		case float64:
-			return x == y
-		case int64:
-			return intEqualsFloat(y, x)
-		}
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equal(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, xv := range x {
-			yv, ok := y[k]
-			if !ok || !equal(xv, yv) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-func intEqualsFloat(i int64, f float64) bool {
-	// -2^63 <= f < 2^63 is exactly the range of float64s that convert to
-	// int64 without overflow.
-	return f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 && int64(f) == i
-}
-
 // normalizeDeep returns a deep copy of v made of normalized values only; it
-// is how filter values are prepared for equal.
+// is how filter values are prepared for webhook.ValuesEqual.
 func normalizeDeep(v any) (any, error) {
 	v, err := normalize(v)
 	if err != nil {

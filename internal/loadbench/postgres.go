@@ -5,14 +5,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 
-	"github.com/hookline/webhook"
 	"github.com/hookline/webhook/sqlstore"
 	"github.com/hookline/webhook/sqlstore/postgres"
 )
@@ -138,19 +135,8 @@ type handPG struct{ db *sql.DB }
 
 // ServeHTTP answers as the library does: 200 {"status":"ok"} on success.
 func (h *handPG) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(rw, req.Body, webhook.DefaultMaxBody))
-	if err != nil {
-		http.Error(rw, `{"status":"error"}`, http.StatusBadRequest)
-		return
-	}
-	var payload map[string]any
-	if err := json.Unmarshal(body, &payload); err != nil {
-		http.Error(rw, `{"status":"error"}`, http.StatusBadRequest)
-		return
-	}
-	id, ok := orderID(payload)
-	if !ok || payload["model"] != "sale.order" {
-		http.Error(rw, `{"status":"error"}`, http.StatusUnprocessableEntity)
+	id, ok := readOrderID(rw, req)
+	if !ok {
 		return
 	}
 	ctx := req.Context()

@@ -354,19 +354,8 @@ type handSQLite struct {
 
 // ServeHTTP answers as the library does: 200 {"status":"ok"} on success.
 func (h *handSQLite) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(rw, req.Body, webhook.DefaultMaxBody))
-	if err != nil {
-		http.Error(rw, `{"status":"error"}`, http.StatusBadRequest)
-		return
-	}
-	var payload map[string]any
-	if err := json.Unmarshal(body, &payload); err != nil {
-		http.Error(rw, `{"status":"error"}`, http.StatusBadRequest)
-		return
-	}
-	id, ok := orderID(payload)
-	if !ok || payload["model"] != "sale.order" {
-		http.Error(rw, `{"status":"error"}`, http.StatusUnprocessableEntity)
+	id, ok := readOrderID(rw, req)
+	if !ok {
 		return
 	}
 	if status := h.update(req.Context(), id); status != http.StatusOK {
@@ -397,6 +386,28 @@ func (h *handSQLite) update(ctx context.Context, id int64) int {
 		return http.StatusInternalServerError
 	}
 	return http.StatusOK
+}
+
+// readOrderID is the hand-written handlers' first half: read the body,
+// parse the JSON and take the order's id from it. It answers the error
+// itself and reports false when the request does not fit.
+func readOrderID(rw http.ResponseWriter, req *http.Request) (int64, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(rw, req.Body, webhook.DefaultMaxBody))
+	if err != nil {
+		http.Error(rw, `{"status":"error"}`, http.StatusBadRequest)
+		return 0, false
+	}
+	var payload map[string]any
+	if err := json.Unmarshal(body, &payload); err != nil {
+		http.Error(rw, `{"status":"error"}`, http.StatusBadRequest)
+		return 0, false
+	}
+	id, ok := orderID(payload)
+	if !ok || payload["model"] != "sale.order" {
+		http.Error(rw, `{"status":"error"}`, http.StatusUnprocessableEntity)
+		return 0, false
+	}
+	return id, true
 }
 
 // orderID reads payload.id, a number or a decimal string, as Odoo's

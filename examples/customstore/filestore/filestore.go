@@ -48,7 +48,8 @@
 //
 // webhook.Searcher is optional; without it target expressions cannot call
 // search. Search returns the records whose fields equal the filter's values
-// (int64 3 equals float64 3.0; a field a record lacks equals nil), ordered
+// (int64 3 equals float64 3.0, as webhook.ValuesEqual compares them; a
+// field a record lacks equals nil), ordered
 // by id, integer ids numerically before string ids, at most limit of them.
 // A model without records has none to return: that is not an error.
 //
@@ -424,7 +425,8 @@ func (v view) search(model string, filter webhook.Filter, limit int) ([]webhook.
 	var out []webhook.Record
 	match := func(rec webhook.Record) {
 		for field, value := range want {
-			if !equal(rec[field], value) {
+			// ValuesEqual is what every store means by a Filter.
+			if !webhook.ValuesEqual(rec[field], value) {
 				return
 			}
 		}
@@ -461,44 +463,6 @@ func compareIDs(a, b webhook.ID) int {
 		return 1
 	}
 	return strings.Compare(a.(string), b.(string))
-}
-
-// equal reports whether two cleaned values are equal as JSON values,
-// integers and floats by numeric value.
-func equal(a, b any) bool {
-	switch x := a.(type) {
-	case int64:
-		if y, ok := b.(float64); ok {
-			return y == math.Trunc(y) && y >= -(1<<63) && y < 1<<63 && int64(y) == x
-		}
-	case float64:
-		if y, ok := b.(int64); ok {
-			return equal(y, x)
-		}
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equal(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, e := range x {
-			if f, ok := y[k]; !ok || !equal(e, f) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b // a is not a list or a map here, so this cannot panic
 }
 
 // cleanRecord returns a copy of values as the file would give it back, or
