@@ -168,18 +168,19 @@ func bench(ctx context.Context, o *options, dir string, stdout, stderr io.Writer
 func report(w io.Writer, outs []*outcome, cost clientCost) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "variant\treq/s\t±rounds\tp50\tp99\tmax\tB/req\tallocs/req\tGCs\terrors\t")
+	fmt.Fprintln(tw, "variant\treq/s\t±rounds\tp50\tp99\tmax\tcpu/req\tB/req\tallocs/req\tGCs\terrors\t")
 	for _, o := range outs {
 		if o.err != nil {
 			continue
 		}
 		n := float64(o.res.Requests)
 		if n == 0 {
-			fmt.Fprintf(tw, "%s\t0\t\t\t\t\t\t\t\t%d\t\n", o.v.name, o.res.Errors())
+			fmt.Fprintf(tw, "%s\t0\t\t\t\t\t\t\t\t\t%d\t\n", o.v.name, o.res.Errors())
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t%.1f\t%d\t%d\t\n", o.v.name, o.throughput(), spread(o.rounds),
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%.1fµs\t%.0f\t%.1f\t%d\t%d\t\n", o.v.name, o.throughput(), spread(o.rounds),
 			ms(o.res.Latency.Quantile(0.5)), ms(o.res.Latency.Quantile(0.99)), ms(o.res.Latency.Max()),
+			float64(o.mem.cpu.Microseconds())/n,
 			float64(o.mem.bytes)/n-cost.bytes, float64(o.mem.mallocs)/n-cost.allocs, o.mem.gcs, o.res.Errors())
 	}
 	tw.Flush()

@@ -56,6 +56,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -280,19 +281,33 @@ func measure(l Load) (*Result, memDelta, error) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	cpu0 := processCPU()
 	res := g.Run()
+	cpu := processCPU() - cpu0
 	runtime.ReadMemStats(&after)
 	return res, memDelta{
 		bytes:   after.TotalAlloc - before.TotalAlloc,
 		mallocs: after.Mallocs - before.Mallocs,
 		gcs:     after.NumGC - before.NumGC,
+		cpu:     cpu,
 	}, nil
+}
+
+// processCPU is the CPU time the process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // memDelta is what the heap saw during a run.
 type memDelta struct {
 	bytes, mallocs uint64
 	gcs            uint32
+	// cpu is the CPU time the whole process (client and server) used.
+	cpu time.Duration
 }
 
 // add accumulates o into m.
@@ -300,4 +315,5 @@ func (m *memDelta) add(o memDelta) {
 	m.bytes += o.bytes
 	m.mallocs += o.mallocs
 	m.gcs += o.gcs
+	m.cpu += o.cpu
 }
