@@ -56,11 +56,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	webhook "github.com/hookline/webhook"
@@ -81,19 +84,32 @@ type Store struct {
 	sem    *ctxlock.Mutex
 	mu     sync.RWMutex
 	models map[string]*table
-	// deliveries maps webhook+"\x00"+key to when the claim expires; it
-	// changes under the same locks as models.
-	deliveries map[string]time.Time
+	// deliveries maps the digest of a claimed webhook and key to when the
+	// claim expires, in Unix nanoseconds; it changes under the same locks
+	// as models. Neither holds a pointer, so a window of millions of
+	// claims costs the garbage collector nothing to scan.
+	deliveries map[digest]int64
 	// expiry lists claims in the order they were made, so that expired
 	// ones are forgotten from the front, a few at a time, at no cost
 	// proportional to how many are remembered.
 	expiry []claim
+	seeds  [2]maphash.Seed
+	// holder is the Tx holding sem, if a Tx holds it; see acquire.
+	holder atomic.Pointer[Tx]
 }
 
+// claim is a claimed delivery and when it expires, in Unix nanoseconds.
 type claim struct {
-	key     string
-	expires time.Time
+	key     digest
+	expires int64
 }
+
+// digest identifies a claimed delivery by 128 bits of keyed hash of its
+// webhook and key: the store keeps no strings for the claims it
+// remembers. The seeds are random per store, so a sender cannot choose
+// keys that collide; by chance, two of a billion claims collide with a
+// probability below 10^-20.
+type digest [2]uint64
 
 var (
 	_ webhook.RecordStore = (*Store)(nil)
@@ -111,7 +127,8 @@ func New() *Store {
 	return &Store{
 		sem:        ctxlock.New(),
 		models:     make(map[string]*table),
-		deliveries: make(map[string]time.Time),
+		deliveries: make(map[digest]int64),
+		seeds:      [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 	}
 }
 
@@ -173,7 +190,8 @@ func (s *Store) Write(ctx context.Context, model string, id webhook.ID, values w
 	if !ok {
 		return &webhook.NotFoundError{Model: model, ID: id}
 	}
-	vals, err := writeValues(model, k, values)
+	var buf [8]fieldValue
+	vals, err := writeValues(model, k, values, buf[:0])
 	if err != nil {
 		return err
 	}
@@ -189,7 +207,9 @@ func (s *Store) Write(ctx context.Context, model string, id webhook.ID, values w
 	}
 	// Readers only copy records under the read lock, and no Tx is open,
 	// so the stored map can be changed in place.
-	maps.Copy(rec, vals)
+	for _, fv := range vals {
+		rec[fv.name] = fv.value
+	}
 	return nil
 }
 
@@ -261,41 +281,68 @@ func (s *Store) Begin(ctx context.Context) (webhook.Tx, error) {
 
 // acquire takes the transaction lock, giving up when a or b (which may be
 // nil) is done.
+//
+// A Tx whose context has ended is rolled back, but nothing watches every
+// Tx's context for that: registering a watch on each would cost every
+// transaction, while a Tx left open only matters to someone who wants the
+// lock. So whoever waits for the lock watches the context of the Tx
+// holding it, and rolls that Tx back when it ends.
 func (s *Store) acquire(a, b context.Context) error {
 	if err := a.Err(); err != nil {
 		return err
 	}
-	if b == nil {
-		return s.sem.Lock(a)
-	}
-	if err := b.Err(); err != nil {
-		return err
+	if b != nil {
+		if err := b.Err(); err != nil {
+			return err
+		}
 	}
 	if s.sem.TryLock() {
 		return nil
 	}
-	both, cancel := context.WithCancel(a)
-	defer cancel()
-	stop := context.AfterFunc(b, cancel)
-	defer stop()
-	if err := s.sem.Lock(both); err != nil {
-		if berr := b.Err(); berr != nil && a.Err() == nil {
-			return berr
-		}
-		return err
+	ctx := a
+	if b != nil {
+		both, cancel := context.WithCancel(a)
+		defer cancel()
+		stop := context.AfterFunc(b, cancel)
+		defer stop()
+		ctx = both
 	}
-	return nil
+	for {
+		var holderDone <-chan struct{}
+		h := s.holder.Load()
+		if h != nil {
+			holderDone = h.ctx.Done()
+		}
+		stopped, err := s.sem.LockUnless(ctx, holderDone)
+		if err != nil {
+			if b != nil {
+				if berr := b.Err(); berr != nil && a.Err() == nil {
+					return berr
+				}
+			}
+			return err
+		}
+		if !stopped {
+			return nil
+		}
+		if !h.abort() {
+			// h had already finished, and the next holder has not
+			// announced itself yet.
+			runtime.Gosched()
+		}
+	}
 }
 
 func (s *Store) release() { s.sem.Unlock() }
 
 // apply makes a committed transaction's writes visible. The caller holds
 // the transaction lock.
-func (s *Store) apply(over map[string]*overlay, claims map[string]time.Time, now time.Time) {
+func (s *Store) apply(over []*overlay, claims []claim, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.remember(claims, now)
-	for model, ov := range over {
+	for _, ov := range over {
+		model := ov.model
 		if len(ov.ints.rows) == 0 && len(ov.strs.rows) == 0 {
 			continue
 		}
@@ -320,21 +367,24 @@ const (
 
 // Tx is a memstore transaction. It sees its own writes, and nobody else
 // sees them until Commit. A Tx holds the store's transaction lock from its
-// first operation until Commit or Rollback (or until its context is done,
-// which rolls it back). After Commit or Rollback its operations return
-// ErrTxDone; after its context ended they return an error wrapping the
-// context's error.
+// first operation until Commit or Rollback, or until its context is done,
+// which rolls it back: at its next operation, or as soon as another
+// transaction or write waits for the lock. After Commit or Rollback its
+// operations return ErrTxDone; after its context ended they return an
+// error wrapping the context's error.
 type Tx struct {
 	s   *Store
 	ctx context.Context
 
 	mu    sync.Mutex // guards the fields below against the abort on ctx done
 	state txState
-	err   error       // why the Tx is done
-	stop  func() bool // stops the abort registered with context.AfterFunc
-	over  map[string]*overlay
+	err   error // why the Tx is done
+	// over holds the pending writes, one overlay per model written; a
+	// transaction seldom writes more than a few models.
+	over    []*overlay
+	overBuf [1]*overlay
 	// claims are the deliveries claimed in the Tx, with their expiry.
-	claims    map[string]time.Time
+	claims    []claim
 	claimedAt time.Time
 }
 
@@ -348,7 +398,7 @@ func (tx *Tx) Browse(ctx context.Context, model string, ids []webhook.ID) ([]web
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	if ov := tx.over[model]; ov != nil {
+	if ov := tx.pending(model); ov != nil {
 		return browse(model, ids, ov.get)
 	}
 	return browse(model, ids, tx.s.models[model].get)
@@ -387,11 +437,14 @@ func (tx *Tx) Write(ctx context.Context, model string, id webhook.ID, values web
 	if !ok {
 		return &webhook.NotFoundError{Model: model, ID: id}
 	}
-	vals, err := writeValues(model, k, values)
+	// Most writes set a few fields: normalize them into an array on the
+	// stack rather than a map.
+	var buf [8]fieldValue
+	vals, err := writeValues(model, k, values, buf[:0])
 	if err != nil {
 		return err
 	}
-	ov := tx.over[model]
+	ov := tx.pending(model)
 	if ov == nil && !tx.s.models[model].has(k) {
 		return &webhook.NotFoundError{Model: model, ID: id}
 	}
@@ -402,7 +455,9 @@ func (tx *Tx) Write(ctx context.Context, model string, id webhook.ID, values web
 	if !ok {
 		return &webhook.NotFoundError{Model: model, ID: id}
 	}
-	maps.Copy(rec, vals)
+	for _, fv := range vals {
+		rec[fv.name] = fv.value
+	}
 	return nil
 }
 
@@ -419,7 +474,7 @@ func (tx *Tx) Search(ctx context.Context, model string, filter webhook.Filter, l
 		return nil, err
 	}
 	base := tx.s.models[model]
-	ov := tx.over[model]
+	ov := tx.pending(model)
 	if ov == nil {
 		if base == nil {
 			return nil, nil
@@ -502,31 +557,30 @@ func (tx *Tx) enter(ctx context.Context) error {
 		return err
 	}
 	tx.state = txActive
-	if tx.ctx.Done() != nil {
-		tx.stop = context.AfterFunc(tx.ctx, tx.abort)
-	}
+	tx.s.holder.Store(tx)
 	return nil
 }
 
-// abort rolls the Tx back when its context is done.
-func (tx *Tx) abort() {
+// abort rolls the Tx back when its context is done, reporting whether it
+// did.
+func (tx *Tx) abort() bool {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
-	if tx.state == txActive {
-		tx.finish(abortError(tx.ctx.Err()))
+	if tx.state != txActive || tx.ctx.Err() == nil {
+		return false
 	}
+	tx.finish(abortError(tx.ctx.Err()))
+	return true
 }
 
 // finish ends the Tx with err as the answer to later calls, releasing the
 // transaction lock if it is held. The caller holds tx.mu.
 func (tx *Tx) finish(err error) {
 	if tx.state == txActive {
-		if tx.stop != nil {
-			tx.stop()
-		}
+		tx.s.holder.CompareAndSwap(tx, nil)
 		tx.s.release()
 	}
-	tx.state, tx.err, tx.stop, tx.over, tx.claims = txDone, err, nil, nil, nil
+	tx.state, tx.err, tx.over, tx.claims = txDone, err, nil, nil
 }
 
 func abortError(ctxErr error) error {
@@ -535,16 +589,26 @@ func abortError(ctxErr error) error {
 
 // overlay returns the Tx's pending writes to model, creating them.
 func (tx *Tx) overlay(model string) *overlay {
-	ov := tx.over[model]
+	ov := tx.pending(model)
 	if ov == nil {
 		base := tx.s.models[model]
-		ov = &overlay{base: base, maxInt: base.maxIntID()}
+		ov = &overlay{model: model, base: base, maxInt: base.maxIntID()}
 		if tx.over == nil {
-			tx.over = make(map[string]*overlay)
+			tx.over = tx.overBuf[:0]
 		}
-		tx.over[model] = ov
+		tx.over = append(tx.over, ov)
 	}
 	return ov
+}
+
+// pending returns the Tx's pending writes to model, or nil.
+func (tx *Tx) pending(model string) *overlay {
+	for _, ov := range tx.over {
+		if ov.model == model {
+			return ov
+		}
+	}
+	return nil
 }
 
 // key is an id split by type: an int64 or a string.
@@ -663,6 +727,7 @@ func (t *table) insert(k key, rec webhook.Record) {
 // overlay holds a transaction's pending writes to one model: full new
 // versions of the records it created or wrote, owned by the transaction.
 type overlay struct {
+	model  string
 	base   *table // committed records; nil if the model had none
 	ints   index[int64]
 	strs   index[string]
@@ -862,9 +927,16 @@ func assignID(model string, k key, given bool, maxInt int64, taken func(key) boo
 	return key{n: maxInt + 1}, nil
 }
 
-// writeValues normalizes the values of a Write to the record with key k.
-func writeValues(model string, k key, values webhook.Record) (webhook.Record, error) {
-	vals := make(webhook.Record, len(values))
+// fieldValue is one normalized field of a Write.
+type fieldValue struct {
+	name  string
+	value any
+}
+
+// writeValues normalizes the values of a Write to the record with key k,
+// appending them to out, so that a bad field is refused before any is
+// written.
+func writeValues(model string, k key, values webhook.Record, out []fieldValue) ([]fieldValue, error) {
 	for field, v := range values {
 		if field == "id" {
 			if id, err := webhook.NormalizeID(v); err == nil && id == k.id() {
@@ -876,9 +948,9 @@ func writeValues(model string, k key, values webhook.Record) (webhook.Record, er
 		if err != nil {
 			return nil, &webhook.FieldError{Model: model, Field: field, Reason: err.Error()}
 		}
-		vals[field] = nv
+		out = append(out, fieldValue{field, nv})
 	}
-	return vals, nil
+	return out, nil
 }
 
 // cloneRecord deep-copies a stored record.
@@ -928,12 +1000,12 @@ func (s *Store) ClaimDelivery(ctx context.Context, webhookName, key string, now,
 		return err
 	}
 	defer s.release()
-	k := webhookName + "\x00" + key
-	if exp, ok := s.deliveries[k]; ok && now.Before(exp) {
+	k := s.digest(webhookName, key)
+	if exp, ok := s.deliveries[k]; ok && now.UnixNano() < exp {
 		return webhook.ErrDuplicate
 	}
 	s.mu.Lock()
-	s.remember(map[string]time.Time{k: expires}, now)
+	s.remember([]claim{{key: k, expires: expires.UnixNano()}}, now)
 	s.mu.Unlock()
 	return nil
 }
@@ -948,37 +1020,52 @@ func (tx *Tx) ClaimDelivery(ctx context.Context, webhookName, key string, now, e
 	if err := tx.enter(ctx); err != nil {
 		return err
 	}
-	k := webhookName + "\x00" + key
-	if exp, ok := tx.claims[k]; ok && now.Before(exp) {
+	k := tx.s.digest(webhookName, key)
+	t := now.UnixNano()
+	for _, c := range tx.claims {
+		if c.key == k && t < c.expires {
+			return webhook.ErrDuplicate
+		}
+	}
+	if exp, ok := tx.s.deliveries[k]; ok && t < exp {
 		return webhook.ErrDuplicate
 	}
-	if exp, ok := tx.s.deliveries[k]; ok && now.Before(exp) {
-		return webhook.ErrDuplicate
-	}
-	if tx.claims == nil {
-		tx.claims = make(map[string]time.Time, 1)
-	}
-	tx.claims[k] = expires
+	tx.claims = append(tx.claims, claim{key: k, expires: expires.UnixNano()})
 	tx.claimedAt = now
 	return nil
+}
+
+// digest returns the digest of webhook name's delivery key.
+func (s *Store) digest(name, key string) digest {
+	var d digest
+	for i, seed := range s.seeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(name)
+		h.WriteByte(0)
+		h.WriteString(key)
+		d[i] = h.Sum64()
+	}
+	return d
 }
 
 // remember adds claims to the store and forgets claims that have expired,
 // oldest first. Windows differ between webhooks, so the front of the queue
 // may outlive claims behind it; those are forgotten when it goes. The
 // caller holds the transaction lock and mu.
-func (s *Store) remember(claims map[string]time.Time, now time.Time) {
+func (s *Store) remember(claims []claim, now time.Time) {
 	if len(claims) == 0 {
 		return
 	}
-	for k, exp := range claims {
-		s.deliveries[k] = exp
-		s.expiry = append(s.expiry, claim{key: k, expires: exp})
+	for _, c := range claims {
+		s.deliveries[c.key] = c.expires
+		s.expiry = append(s.expiry, c)
 	}
+	t := now.UnixNano()
 	n := 0
-	for n < len(s.expiry) && !now.Before(s.expiry[n].expires) {
+	for n < len(s.expiry) && t >= s.expiry[n].expires {
 		c := s.expiry[n]
-		if s.deliveries[c.key].Equal(c.expires) {
+		if s.deliveries[c.key] == c.expires {
 			delete(s.deliveries, c.key)
 		}
 		n++

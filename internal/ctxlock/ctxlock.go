@@ -33,15 +33,23 @@ func New() *Mutex { return &Mutex{wake: make(chan struct{}, 1)} }
 
 // Lock takes the lock, or returns ctx's error if ctx ends first.
 func (m *Mutex) Lock(ctx context.Context) error {
+	_, err := m.LockUnless(ctx, nil)
+	return err
+}
+
+// LockUnless takes the lock, or returns ctx's error if ctx ends first, or
+// returns stopped true, without the lock, if stop is closed first. A nil
+// stop is never closed.
+func (m *Mutex) LockUnless(ctx context.Context, stop <-chan struct{}) (stopped bool, err error) {
 	if m.mu.TryLock() {
-		return nil
+		return false, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
-	if ctx.Done() == nil {
+	if ctx.Done() == nil && stop == nil {
 		m.mu.Lock()
-		return nil
+		return false, nil
 	}
 	// Announce the wait before trying again, so an Unlock that comes after
 	// the failed TryLock sees the waiter and leaves a token.
@@ -49,20 +57,27 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	defer m.waiters.Add(-1)
 	for {
 		if m.mu.TryLock() {
-			return nil
+			return false, nil
 		}
 		select {
 		case <-m.wake:
 		case <-ctx.Done():
-			// A token taken here would be lost to the other waiters;
-			// pass it on.
-			select {
-			case <-m.wake:
-				m.signal()
-			default:
-			}
-			return ctx.Err()
+			m.passOn()
+			return false, ctx.Err()
+		case <-stop:
+			m.passOn()
+			return true, nil
 		}
+	}
+}
+
+// passOn gives a token this waiter may have been sent, and will not use,
+// to the other waiters.
+func (m *Mutex) passOn() {
+	select {
+	case <-m.wake:
+		m.signal()
+	default:
 	}
 }
 
