@@ -164,32 +164,33 @@ func (e *ScriptError) Error() string {
 }
 
 // runActions runs acts in order, each over every record in recs before the
-// next one starts (Odoo's order). A nil entry in recs stands for "no target
-// record": the action runs once without one.
-func (c *call) runActions(acts []*action, recs []Record) error {
+// next one starts (Odoo's order); ids holds the records' ids. A nil entry
+// in recs stands for a record that was not read (its id is in ids), or,
+// with a nil id, for "no target record": the action runs once without one.
+func (c *call) runActions(acts []*action, recs []Record, ids []ID) error {
 	for _, a := range acts {
 		if a.kind == ActionMulti {
-			sel := recs
+			sel, selIDs := recs, ids
 			if a.when != nil {
-				sel = make([]Record, 0, len(recs))
-				for _, r := range recs {
+				sel, selIDs = make([]Record, 0, len(recs)), make([]ID, 0, len(ids))
+				for i, r := range recs {
 					ok, err := c.evalWhen(a, r)
 					if err != nil {
 						return err
 					}
 					if ok {
-						sel = append(sel, r)
+						sel, selIDs = append(sel, r), append(selIDs, ids[i])
 					}
 				}
 			}
 			if len(sel) > 0 {
-				if err := c.runActions(a.sub, sel); err != nil {
+				if err := c.runActions(a.sub, sel, selIDs); err != nil {
 					return err
 				}
 			}
 			continue
 		}
-		for _, r := range recs {
+		for i, r := range recs {
 			if a.when != nil {
 				ok, err := c.evalWhen(a, r)
 				if err != nil {
@@ -199,7 +200,7 @@ func (c *call) runActions(acts []*action, recs []Record) error {
 					continue
 				}
 			}
-			if err := c.runAction(a, r, recs); err != nil {
+			if err := c.runAction(a, r, ids[i], recs); err != nil {
 				return err
 			}
 		}
@@ -240,19 +241,22 @@ func (c *call) values(a *action, rec Record) (Record, error) {
 	return vals, nil
 }
 
-func (c *call) runAction(a *action, rec Record, recs []Record) error {
+func (c *call) runAction(a *action, rec Record, id ID, recs []Record) error {
 	switch a.kind {
 	case ActionUpdate:
 		vals, err := c.values(a, rec)
 		if err != nil {
 			return err
 		}
-		id := rec["id"]
 		if err := c.st.Write(c.ctx, c.w.model, id, vals); err != nil {
 			return err
 		}
-		for k, v := range vals {
-			rec[k] = v
+		// Later actions see the record as written; an unread record is
+		// read by none of them.
+		if rec != nil {
+			for k, v := range vals {
+				rec[k] = v
+			}
 		}
 		c.touch(c.w.model, "write", id)
 	case ActionCreate:
@@ -260,8 +264,8 @@ func (c *call) runAction(a *action, rec Record, recs []Record) error {
 		if err != nil {
 			return err
 		}
-		if a.linkField != "" && rec != nil {
-			vals[a.linkField] = rec["id"]
+		if a.linkField != "" && id != nil {
+			vals[a.linkField] = id
 		}
 		id, err := c.st.Create(c.ctx, a.model, vals)
 		if err != nil {

@@ -57,6 +57,7 @@ type call struct {
 	delivery  string
 	duplicate bool
 	logMu     sync.Mutex // scripts' log() may be called while a timeout fires
+	act       activation
 }
 
 // failure is an error with the status and the short, client-safe reason
@@ -77,6 +78,9 @@ func fail(status int, reason string, err error) *failure {
 	}
 	return &failure{status: status, reason: reason, err: err}
 }
+
+// okBody is the answer to a call that succeeded.
+var okBody = []byte(`{"status":"ok"}` + "\n")
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
@@ -110,7 +114,7 @@ func (w *Webhook) serve(rw http.ResponseWriter, req *http.Request) {
 			c.duplicate = true
 		}
 		rw.WriteHeader(http.StatusOK)
-		_, _ = io.WriteString(rw, `{"status":"ok"}`+"\n")
+		_, _ = rw.Write(okBody)
 		c.finish(http.StatusOK, "", nil)
 		return
 	}
@@ -241,10 +245,10 @@ func (c *call) transaction(target *recordSet) (err error) {
 }
 
 func (c *call) execute(target *recordSet) error {
-	recs := noTarget
+	recs, ids := noTarget, noIDs
 	if target != nil {
 		var err error
-		recs, err = c.resolve(target)
+		recs, ids, err = c.resolve(target)
 		if err != nil {
 			return err
 		}
@@ -252,30 +256,44 @@ func (c *call) execute(target *recordSet) error {
 			return fail(http.StatusUnprocessableEntity, "target: no record to run the actions on (the search found none)", nil)
 		}
 	}
-	return c.runActions(c.w.actions, recs)
+	return c.runActions(c.w.actions, recs, ids)
 }
 
-// noTarget runs every action once, without a record.
-var noTarget = []Record{nil}
+// noTarget and noIDs run every action once, without a record.
+var (
+	noTarget = []Record{nil}
+	noIDs    = []ID{nil}
+)
 
-func (c *call) resolve(rs *recordSet) ([]Record, error) {
+// resolve returns the target records and their ids.
+func (c *call) resolve(rs *recordSet) ([]Record, []ID, error) {
 	if !rs.search && !c.w.readTargets {
 		// Nothing reads the records' fields: skip the read, and let the
-		// first write report a record that does not exist.
-		recs := make([]Record, len(rs.ids))
-		for i, id := range rs.ids {
-			recs[i] = Record{"id": id}
+		// first write report a record that does not exist. The records
+		// stay nil: only their ids are used, and no action writes to
+		// them, so one record needs no allocation.
+		if len(rs.ids) == 1 {
+			return noTarget, rs.ids, nil
 		}
-		return recs, nil
+		return make([]Record, len(rs.ids)), rs.ids, nil
 	}
+	var recs []Record
+	var err error
 	if !rs.search {
-		return c.st.Browse(c.ctx, rs.model, rs.ids)
+		recs, err = c.st.Browse(c.ctx, rs.model, rs.ids)
+	} else if s, ok := c.st.(Searcher); ok {
+		recs, err = s.Search(c.ctx, rs.model, rs.filter, rs.limit)
+	} else {
+		return nil, nil, errors.New("the record store does not support search")
 	}
-	s, ok := c.st.(Searcher)
-	if !ok {
-		return nil, errors.New("the record store does not support search")
+	if err != nil {
+		return nil, nil, err
 	}
-	return s.Search(c.ctx, rs.model, rs.filter, rs.limit)
+	ids := make([]ID, len(recs))
+	for i, r := range recs {
+		ids[i] = r["id"]
+	}
+	return recs, ids, nil
 }
 
 func (c *call) touch(model, op string, id ID) {
@@ -292,14 +310,18 @@ func (c *call) touch(model, op string, id ID) {
 // eval runs a compiled expression with the call's variables and rec as
 // `record`.
 func (c *call) eval(e *expr, field string, rec Record) (ref.Val, error) {
-	act := activation{c: c, record: rec}
+	// The activation lives in the call, so that an evaluation does not
+	// allocate one; evaluations of a call never nest.
+	act := &c.act
+	act.c, act.record = c, rec
 	var v ref.Val
 	var err error
 	if e.bounded {
-		v, _, err = e.prog.Eval(&act)
+		v, _, err = e.prog.Eval(act)
 	} else {
-		v, _, err = e.prog.ContextEval(c.ctx, &act)
+		v, _, err = e.prog.ContextEval(c.ctx, act)
 	}
+	act.record = nil
 	if err != nil {
 		return nil, &EvalError{Field: field, Err: err}
 	}
@@ -344,11 +366,35 @@ func (c *call) headerMap() map[string]string {
 	if c.headers == nil {
 		c.headers = make(map[string]string, len(c.req.Header))
 		for k, vs := range c.req.Header {
-			c.headers[strings.ToLower(k)] = strings.Join(vs, ", ")
+			c.headers[lowerHeader(k)] = strings.Join(vs, ", ")
 		}
 	}
 	return c.headers
 }
+
+// lowerHeader returns the lower-case form of a canonical header name,
+// without allocating for the names webhook senders commonly use.
+func lowerHeader(k string) string {
+	if l, ok := commonHeaders[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
+}
+
+var commonHeaders = func() map[string]string {
+	m := make(map[string]string)
+	for _, k := range []string{
+		"Accept", "Accept-Encoding", "Authorization", "Connection", "Content-Length", "Content-Type",
+		"Host", "User-Agent", "Traceparent", "X-Forwarded-For", "X-Forwarded-Proto", "X-Real-Ip", "X-Request-Id",
+		"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature",
+		"X-Github-Delivery", "X-Github-Event", "X-Github-Hook-Id", "X-Hub-Signature", "X-Hub-Signature-256",
+		"Stripe-Signature", "X-Shopify-Hmac-Sha256", "X-Shopify-Topic", "X-Shopify-Webhook-Id",
+		"X-Gitlab-Event", "X-Gitlab-Token", "X-Slack-Signature", "X-Slack-Request-Timestamp",
+	} {
+		m[k] = strings.ToLower(k)
+	}
+	return m
+}()
 
 // queryMap gives the URL query: a key given once is a string, a key given
 // several times a list of strings.
@@ -389,17 +435,35 @@ func readBody(req *http.Request, max int64, buf *bytes.Buffer) ([]byte, error) {
 		return nil, tooLarge()
 	}
 	if req.ContentLength > 0 {
-		buf.Grow(int(req.ContentLength))
+		// One byte more than declared, to see the end of the body
+		// without growing the buffer.
+		buf.Grow(int(req.ContentLength) + 1)
 	}
-	n, err := buf.ReadFrom(io.LimitReader(req.Body, max+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+	// Read into buf's spare room until the end, stopping one byte past
+	// max (io.LimitReader would cost an allocation per call).
+	for {
+		if int64(buf.Len()) > max {
 			return nil, tooLarge()
 		}
-		return nil, fail(http.StatusBadRequest, "could not read the body", err)
+		if buf.Available() == 0 {
+			buf.Grow(bytes.MinRead)
+		}
+		room := buf.AvailableBuffer()
+		room = room[:min(int64(cap(room)), max+1-int64(buf.Len()))]
+		n, err := req.Body.Read(room)
+		buf.Write(room[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooLarge()
+			}
+			return nil, fail(http.StatusBadRequest, "could not read the body", err)
+		}
 	}
-	if n > max {
+	if int64(buf.Len()) > max {
 		return nil, tooLarge()
 	}
 	return buf.Bytes(), nil
@@ -617,12 +681,15 @@ func (c *call) finish(status int, reason string, err error) {
 		// logging a field that should have been redacted.
 		entry.Payload, entry.PayloadTruncated = "", len(raw) > 0
 	}
+	// The call is over: its touches and log lines move to the entry. A
+	// script abandoned after its time limit may still log; it then starts
+	// a slice of its own.
 	if status < 400 && len(c.touched) > 0 {
-		entry.Touched = append([]Touch(nil), c.touched...)
+		entry.Touched, c.touched = c.touched, nil
 	}
 	c.logMu.Lock()
 	if len(c.logs) > 0 {
-		entry.Logs = append([]LogLine(nil), c.logs...)
+		entry.Logs, c.logs = c.logs, nil
 	}
 	c.logMu.Unlock()
 	// The entry is written after the transaction has ended, so it stands

@@ -149,13 +149,22 @@ const redacted = "[redacted]"
 // redactHeaders copies h, replacing the values of headers that carry
 // credentials: authorization, cookies, signatures, tokens, keys, secrets.
 func redactHeaders(h http.Header) http.Header {
+	n := 0
+	for _, vs := range h {
+		n += len(vs)
+	}
+	// Every value list is cut from one array: a call-log entry costs two
+	// allocations for its headers, not one per header.
+	all := make([]string, 0, n)
 	out := make(http.Header, len(h))
 	for k, vs := range h {
+		start := len(all)
 		if sensitiveHeader(k) {
-			out[k] = []string{redacted}
-			continue
+			all = append(all, redacted)
+		} else {
+			all = append(all, vs...)
 		}
-		out[k] = append([]string(nil), vs...)
+		out[k] = all[start:len(all):len(all)]
 	}
 	return out
 }
