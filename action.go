@@ -12,10 +12,14 @@ import (
 
 // action is an Action compiled once, when its webhook is built.
 type action struct {
-	kind      string
-	field     string // "actions[2]", for messages
-	when      *expr
-	set       map[string]any
+	kind  string
+	field string // "actions[2]", for messages
+	when  *expr
+	set   map[string]any
+	// constant is set when the action writes the same scalar values on
+	// every call (an update with set and no compute): stores neither keep
+	// nor change the values they are given, so every call shares set.
+	constant  bool
 	compute   []computed
 	model     string
 	linkField string
@@ -102,6 +106,7 @@ func compileActions(def *Definition, list []Action, prefix string, hasTarget boo
 				}
 				ca.compute = append(ca.compute, computed{name: k, e: e})
 			}
+			ca.constant = a.Type == ActionUpdate && len(ca.compute) == 0 && scalars(ca.set)
 			if a.Type == ActionCreate {
 				ca.model = a.Model
 				if ca.model == "" {
@@ -222,6 +227,9 @@ func (c *call) evalWhen(a *action, rec Record) (bool, error) {
 
 // values builds the fields an update or create writes.
 func (c *call) values(a *action, rec Record) (Record, error) {
+	if a.constant {
+		return a.set, nil
+	}
 	vals := make(Record, len(a.set)+len(a.compute)+1)
 	for k, v := range a.set {
 		vals[k] = copyJSON(v)
@@ -276,6 +284,17 @@ func (c *call) runAction(a *action, rec Record, id ID, recs []Record) error {
 		return c.runScript(a, rec, recs)
 	}
 	return nil
+}
+
+// scalars reports whether m holds no list or map.
+func scalars(m map[string]any) bool {
+	for _, v := range m {
+		switch v.(type) {
+		case []any, map[string]any:
+			return false
+		}
+	}
+	return true
 }
 
 // copyJSON copies a JSON-shaped value so that a store may keep what it is

@@ -88,12 +88,15 @@ type RecordStore interface {
 	// Create stores a new record of model and returns its id. If values
 	// holds "id", the store uses that id (and fails if it is taken);
 	// otherwise it assigns one: integer stores the next integer, text-key
-	// stores a fresh unique string. values is not retained.
+	// stores a fresh unique string. values is neither retained nor
+	// changed: callers may pass the same map to concurrent calls.
 	Create(ctx context.Context, model string, values Record) (ID, error)
 
 	// Write sets the given fields of an existing record, leaving the
 	// others as they are. A missing record is an error matching
-	// ErrNotFound. values must not contain "id". values is not retained.
+	// ErrNotFound. values must not contain "id". values is neither
+	// retained nor changed: callers may pass the same map to concurrent
+	// calls.
 	Write(ctx context.Context, model string, id ID, values Record) error
 }
 

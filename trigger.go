@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"reflect"
 	"sort"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
@@ -90,6 +92,16 @@ type recordSet struct {
 	search bool
 	filter Filter
 	limit  int
+	// one holds the id of a set browsed by one id, saving an allocation.
+	one [1]ID
+}
+
+// browseOne returns the records of model with the one id.
+func browseOne(model string, id ID) *recordSet {
+	r := &recordSet{model: model}
+	r.one[0] = id
+	r.ids = r.one[:]
+	return r
 }
 
 func (r *recordSet) ConvertToNative(t reflect.Type) (any, error) {
@@ -144,14 +156,14 @@ func browseBinding(mv, arg ref.Val) ref.Val {
 	}
 	switch a := arg.(type) {
 	case types.Int:
-		return &recordSet{model: m.name, ids: []ID{int64(a)}}
+		return browseOne(m.name, int64(a))
 	case types.Uint:
 		if uint64(a) > math.MaxInt64 {
 			return types.NewErr("browse: id %d out of range", uint64(a))
 		}
-		return &recordSet{model: m.name, ids: []ID{int64(a)}}
+		return browseOne(m.name, int64(a))
 	case types.String:
-		return &recordSet{model: m.name, ids: []ID{string(a)}}
+		return browseOne(m.name, string(a))
 	case traits.Lister:
 		n := int(a.Size().(types.Int))
 		ids := make([]ID, 0, n)
@@ -291,6 +303,10 @@ type expr struct {
 	bounded bool
 	// readsRecord says whether the expression reads `record`.
 	readsRecord bool
+	// header, when set, is the canonical name of the one request header
+	// the whole expression reads (headers['webhook-id']): the call reads
+	// it straight from the request instead of evaluating.
+	header string
 }
 
 // compileExpr parses, checks and plans src. want, when not nil, is the
@@ -330,7 +346,51 @@ func compileExpr(webhook, field, src string, want *cel.Type) (*expr, error) {
 	if err != nil {
 		return nil, &ExprError{Webhook: webhook, Field: field, Expr: src, Line: 1, Column: 1, Message: err.Error()}
 	}
-	return &expr{src: src, prog: prog, bounded: bounded, readsRecord: readsIdent(ast, "record")}, nil
+	return &expr{src: src, prog: prog, bounded: bounded, readsRecord: readsIdent(ast, "record"), header: headerRead(ast)}, nil
+}
+
+// headerRead returns the canonical name of the header an expression of
+// the form headers['name'] or headers.name reads, or "" for any other
+// expression. Only lower-case token names qualify: those are exactly the
+// keys under which `headers` holds a request header.
+func headerRead(a *cel.Ast) string {
+	e := a.NativeRep().Expr()
+	var operand celast.Expr
+	var name string
+	switch e.Kind() {
+	case celast.SelectKind:
+		sel := e.AsSelect()
+		if sel.IsTestOnly() {
+			return ""
+		}
+		operand, name = sel.Operand(), sel.FieldName()
+	case celast.CallKind:
+		call := e.AsCall()
+		if call.FunctionName() != operators.Index || len(call.Args()) != 2 {
+			return ""
+		}
+		lit := call.Args()[1]
+		if lit.Kind() != celast.LiteralKind {
+			return ""
+		}
+		str, ok := lit.AsLiteral().(types.String)
+		if !ok {
+			return ""
+		}
+		operand, name = call.Args()[0], string(str)
+	default:
+		return ""
+	}
+	if operand.Kind() != celast.IdentKind || operand.AsIdent() != "headers" || name == "" {
+		return ""
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return ""
+		}
+	}
+	return http.CanonicalHeaderKey(name)
 }
 
 // hasComprehension reports whether the expression has a comprehension.

@@ -166,6 +166,7 @@ func (s *suite) records(t *testing.T, open func(t *testing.T) webhook.RecordStor
 		{"Records returned for a repeated id are separate copies", s.repeatedRecordsAreCopies},
 		{"Changing the values given to Create does not change the store", s.createCopiesValues},
 		{"Changing the values given to Write does not change the store", s.writeCopiesValues},
+		{"Create and Write leave the values they are given unchanged", s.valuesLeftUnchanged},
 	})
 	t.Run("search", func(t *testing.T) {
 		if _, ok := open(t).(webhook.Searcher); !ok {
@@ -648,6 +649,18 @@ func (s *suite) writeCopiesValues(t *testing.T, st webhook.RecordStore) {
 	write(t, st, thingModel, id, values)
 	scribble(t, values)
 	assert.Equal(t, with(id, nested()), browseOne(t, st, thingModel, id))
+}
+
+func (s *suite) valuesLeftUnchanged(t *testing.T, st webhook.RecordStore) {
+	values := nested()
+	id := create(t, st, thingModel, values)
+	assert.Equal(t, nested(), values, "Create changed the values it was given")
+	values = nested()
+	values["name"] = "again"
+	write(t, st, thingModel, id, values)
+	want := nested()
+	want["name"] = "again"
+	assert.Equal(t, want, values, "Write changed the values it was given")
 }
 
 // search
