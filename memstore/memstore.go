@@ -343,6 +343,14 @@ func (s *Store) apply(over []*overlay, claims []claim, now time.Time) {
 	s.remember(claims, now)
 	for _, ov := range over {
 		model := ov.model
+		// Readers copy records under the read lock, which is held off
+		// here, so patched records can be changed in place.
+		for _, p := range ov.patches {
+			rec, _ := ov.base.get(p.k)
+			for _, fv := range p.fields {
+				rec[fv.name] = fv.value
+			}
+		}
 		if len(ov.ints.rows) == 0 && len(ov.strs.rows) == 0 {
 			continue
 		}
@@ -399,6 +407,7 @@ func (tx *Tx) Browse(ctx context.Context, model string, ids []webhook.ID) ([]web
 		return nil, nil
 	}
 	if ov := tx.pending(model); ov != nil {
+		ov.settle()
 		return browse(model, ids, ov.get)
 	}
 	return browse(model, ids, tx.s.models[model].get)
@@ -451,13 +460,10 @@ func (tx *Tx) Write(ctx context.Context, model string, id webhook.ID, values web
 	if ov == nil {
 		ov = tx.overlay(model)
 	}
-	rec, ok := ov.own(k)
-	if !ok {
+	if !ov.has(k) {
 		return &webhook.NotFoundError{Model: model, ID: id}
 	}
-	for _, fv := range vals {
-		rec[fv.name] = fv.value
-	}
+	ov.write(k, vals)
 	return nil
 }
 
@@ -490,6 +496,7 @@ func (tx *Tx) Search(ctx context.Context, model string, filter webhook.Filter, l
 		baseInts, baseStrs = base.ints.order, base.strs.order
 		baseIntRows, baseStrRows = base.ints.rows, base.strs.rows
 	}
+	ov.settle()
 	out := scan(nil, merged(baseInts, ov.ints.order), ov.ints.rows, baseIntRows, conds, limit)
 	return scan(out, merged(baseStrs, ov.strs.order), ov.strs.rows, baseStrRows, conds, limit), nil
 }
@@ -732,6 +739,79 @@ type overlay struct {
 	ints   index[int64]
 	strs   index[string]
 	maxInt int64
+	// patches are writes to committed records that the transaction has
+	// not read back: the fields to set, applied in place at commit. A
+	// write does not copy the record, which is what most transactions
+	// (write, then commit) would otherwise pay for. Any read settles
+	// them into full copies in ints and strs first.
+	patches  []patch
+	patchBuf [1]patch
+}
+
+// patch is the pending fields of one committed record.
+type patch struct {
+	k      key
+	fields []fieldValue
+}
+
+// write sets fields of the existing record with key k.
+func (o *overlay) write(k key, fields []fieldValue) {
+	var rec webhook.Record
+	if k.str {
+		rec = o.strs.rows[k.s]
+	} else {
+		rec = o.ints.rows[k.n]
+	}
+	if rec != nil {
+		for _, fv := range fields {
+			rec[fv.name] = fv.value
+		}
+		return
+	}
+	for i := range o.patches {
+		if p := &o.patches[i]; p.k == k {
+			p.fields = setFields(p.fields, fields)
+			return
+		}
+	}
+	if len(o.patches) >= 16 {
+		// Many records written: copies are cheaper to look up.
+		rec, _ := o.own(k)
+		for _, fv := range fields {
+			rec[fv.name] = fv.value
+		}
+		return
+	}
+	if o.patches == nil {
+		o.patches = o.patchBuf[:0]
+	}
+	o.patches = append(o.patches, patch{k: k, fields: append([]fieldValue(nil), fields...)})
+}
+
+// setFields sets fields in dst, replacing the values of names it has.
+func setFields(dst, fields []fieldValue) []fieldValue {
+next:
+	for _, fv := range fields {
+		for i := range dst {
+			if dst[i].name == fv.name {
+				dst[i].value = fv.value
+				continue next
+			}
+		}
+		dst = append(dst, fv)
+	}
+	return dst
+}
+
+// settle turns the patches into full copies, for a read.
+func (o *overlay) settle() {
+	for _, p := range o.patches {
+		rec, _ := o.own(p.k)
+		for _, fv := range p.fields {
+			rec[fv.name] = fv.value
+		}
+	}
+	o.patches = o.patches[:0]
 }
 
 func (o *overlay) get(k key) (webhook.Record, bool) {
