@@ -107,8 +107,11 @@ func (w *Webhook) serve(rw http.ResponseWriter, req *http.Request) {
 	err := c.run(rw, buf)
 	if err == nil || errors.Is(err, ErrDuplicate) {
 		h := rw.Header()
-		h.Set(CallIDHeader, c.id)
-		h.Set("Content-Type", "application/json")
+		// Both values share one array: one allocation, not two.
+		vals := [...]string{c.id, "application/json"}
+		vs := vals[:]
+		h[CallIDHeader] = vs[0:1:1]
+		h["Content-Type"] = vs[1:2:2]
 		if err != nil {
 			h.Set(DuplicateHeader, "true")
 			c.duplicate = true
