@@ -212,6 +212,9 @@ func report(w io.Writer, outs []*outcome, cost clientCost) {
 			continue
 		}
 		want := fmt.Sprintf("≥%.2fx", o.v.minRatio)
+		if o.v.minRatio == 0 {
+			want = "none (for comparison)"
+		}
 		if o.v.maxP99 > 0 {
 			want += fmt.Sprintf(", p99 ≤%.2fx", o.v.maxP99)
 		}
@@ -246,6 +249,9 @@ func compare(o, base *outcome) (ratio, p99, verdict string) {
 	r := o.throughput() / base.throughput()
 	q := o.res.Latency.Quantile(0.99).Seconds() / base.res.Latency.Quantile(0.99).Seconds()
 	verdict = "ok"
+	if o.v.minRatio == 0 {
+		verdict = "-"
+	}
 	if r < o.v.minRatio || (o.v.maxP99 > 0 && q > o.v.maxP99) {
 		verdict = "MISS"
 	}

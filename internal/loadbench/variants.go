@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,6 +81,7 @@ var variants = []*variant{
 	{name: "update/sqlite", about: "seed example 1 on sqlstore/sqlite, sale.order mapped to table sale_order, memory call log", baseline: "hand/sqlite", minRatio: 0.9, setup: setupUpdateSQLite},
 	{name: "hand/sqlite", about: "hand-written handler: parse JSON and id, UPDATE sale_order in a transaction", setup: setupHandSQLite},
 	{name: "verified", about: "update/mem with Standard Webhooks signatures (the client signs each request afresh) and dedupe on webhook-id (default 24h window)", baseline: "bare", minRatio: 0.8, setup: setupVerified},
+	{name: "hand/verified", about: "hand-written handler: bare plus Standard Webhooks verification with crypto/hmac and a map of webhook-ids (no record written, no log): what verifying costs without the library", baseline: "bare", setup: setupHandVerified},
 }
 
 // okBody is what every variant answers on success.
@@ -422,6 +424,27 @@ func orderID(payload map[string]any) (int64, bool) {
 		return n, float64(n) == v
 	}
 	return 0, false
+}
+
+// setupHandVerified serves handVerified, signed by the same client as
+// verified.
+func setupHandVerified(context.Context, string) (*target, error) {
+	var raw [32]byte
+	_, _ = rand.Read(raw[:])
+	signer, err := newSWSigner("whsec_" + base64.StdEncoding.EncodeToString(raw[:]))
+	if err != nil {
+		return nil, err
+	}
+	h := &handVerified{key: signer.key, seen: make(map[string]int64)}
+	t := &target{handler: mount(h), path: barePath, body: orderBody, signer: signer}
+	head := buildHead("loadbench", t.path, nil, len(t.body))
+	if _, err := probe(h, signer.requester(head, t.body)()(nil)); err != nil {
+		return nil, fmt.Errorf("a signed delivery: %w", err)
+	}
+	if _, err := probe(h, buildRequest("loadbench", t.path, nil, t.body)); err == nil {
+		return nil, errors.New("an unsigned delivery was accepted")
+	}
+	return t, nil
 }
 
 // setupVerified is seed example 1 with Standard Webhooks signatures and
