@@ -391,6 +391,7 @@ type Tx struct {
 	// transaction seldom writes more than a few models.
 	over    []*overlay
 	overBuf [1]*overlay
+	first   overlay
 	// claims are the deliveries claimed in the Tx, with their expiry.
 	claims    []claim
 	claimedAt time.Time
@@ -587,7 +588,7 @@ func (tx *Tx) finish(err error) {
 		tx.s.holder.CompareAndSwap(tx, nil)
 		tx.s.release()
 	}
-	tx.state, tx.err, tx.over, tx.claims = txDone, err, nil, nil
+	tx.state, tx.err, tx.over, tx.claims, tx.first = txDone, err, nil, nil, overlay{}
 }
 
 func abortError(ctxErr error) error {
@@ -599,10 +600,14 @@ func (tx *Tx) overlay(model string) *overlay {
 	ov := tx.pending(model)
 	if ov == nil {
 		base := tx.s.models[model]
-		ov = &overlay{model: model, base: base, maxInt: base.maxIntID()}
 		if tx.over == nil {
+			// The first model's overlay lives in the Tx.
 			tx.over = tx.overBuf[:0]
+			ov = &tx.first
+		} else {
+			ov = new(overlay)
 		}
+		*ov = overlay{model: model, base: base, maxInt: base.maxIntID()}
 		tx.over = append(tx.over, ov)
 	}
 	return ov
@@ -752,6 +757,7 @@ type overlay struct {
 type patch struct {
 	k      key
 	fields []fieldValue
+	inline [2]fieldValue // fields, when there are few
 }
 
 // write sets fields of the existing record with key k.
@@ -785,7 +791,12 @@ func (o *overlay) write(k key, fields []fieldValue) {
 	if o.patches == nil {
 		o.patches = o.patchBuf[:0]
 	}
-	o.patches = append(o.patches, patch{k: k, fields: append([]fieldValue(nil), fields...)})
+	o.patches = append(o.patches, patch{k: k})
+	// A patch's fields start in its inline array. When patches grows,
+	// the fields of earlier patches stay in the old array, which they
+	// alone use from then on.
+	p := &o.patches[len(o.patches)-1]
+	p.fields = append(p.inline[:0], fields...)
 }
 
 // setFields sets fields in dst, replacing the values of names it has.
