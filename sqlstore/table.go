@@ -792,7 +792,7 @@ func (t *table) insert(ctx context.Context, o on, fields map[string]any, k key, 
 		// Writers take turns on SQLite, so the largest key stays the
 		// largest until this transaction ends.
 		var last sql.NullInt64
-		if err := o.q.QueryRowContext(ctx, "SELECT max("+t.key.q+") FROM "+t.q).Scan(&last); err != nil {
+		if err := queryRow(ctx, o.q, []any{&last}, "SELECT max("+t.key.q+") FROM "+t.q); err != nil {
 			return nil, false, err
 		}
 		if last.Int64 == math.MaxInt64 {
@@ -836,7 +836,7 @@ func (t *table) insert(ctx context.Context, o on, fields map[string]any, k key, 
 	q.WriteString(" RETURNING " + t.key.q)
 	var got any
 	err = t.guarded(ctx, o, risky, func() error {
-		return o.q.QueryRowContext(ctx, q.String(), b.args...).Scan(&got)
+		return queryRow(ctx, o.q, []any{&got}, q.String(), b.args...)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
@@ -880,7 +880,7 @@ func (t *table) write(ctx context.Context, o on, id webhook.ID, values webhook.R
 		sel := t.s.stmt()
 		sel.add("SELECT 1 FROM ", t.q, where(sel))
 		var one int
-		if err := o.q.QueryRowContext(ctx, sel.String(), sel.args...).Scan(&one); err != nil {
+		if err := queryRow(ctx, o.q, []any{&one}, sel.String(), sel.args...); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound(t.model, k.id())
 			}
@@ -903,7 +903,7 @@ func (t *table) write(ctx context.Context, o on, id webhook.ID, values webhook.R
 			sel := t.s.stmt()
 			sel.add("SELECT ", t.extra.q, " FROM ", t.q, where(sel))
 			var doc sql.NullString
-			if err := o.q.QueryRowContext(ctx, sel.String(), sel.args...).Scan(&doc); err != nil {
+			if err := queryRow(ctx, o.q, []any{&doc}, sel.String(), sel.args...); err != nil {
 				if errors.Is(err, sql.ErrNoRows) {
 					return notFound(t.model, k.id())
 				}
