@@ -148,9 +148,11 @@
 // When the database goes away (a restart, a failover, an administrator
 // ending the connection), the calls in flight fail and their transactions
 // are rolled back by the server. The Store keeps no state tied to a
-// connection: it prepares no statements of its own, and a dead connection
-// (with the driver's per-connection statement cache) is dropped by
-// database/sql. Reads outside a transaction and a BEGIN are tried again on
+// connection: on SQLite it keeps the statements it runs prepared as
+// *sql.Stmt, which database/sql prepares on each connection and forgets
+// with a dead one; on PostgreSQL it prepares none of its own, and a dead
+// connection (with the driver's per-connection statement cache) is
+// dropped by database/sql. Reads outside a transaction and a BEGIN are tried again on
 // another connection when the one they got turns out dead, so the first
 // calls after the database is back succeed without reopening the Store.
 //

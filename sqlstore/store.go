@@ -122,6 +122,9 @@ type Store struct {
 	// writer is the SQLite writing slot, held by every transaction the
 	// store begins (see the package documentation); nil on PostgreSQL.
 	writer *ctxlock.Mutex
+	// stmts keeps SQLite statements prepared; nil on PostgreSQL, whose
+	// drivers keep their own per-connection statement caches (pgx).
+	stmts *stmtCache
 
 	keepCalls      int
 	lastPurge      atomic.Int64 // unix nanoseconds of the last call-log age purge
@@ -190,6 +193,7 @@ func Open(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	}
 	if !s.pg {
 		s.writer = ctxlock.New()
+		s.stmts = &stmtCache{db: db}
 	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
@@ -268,6 +272,9 @@ type on struct {
 	tx bool
 }
 
+// pool is where an operation outside a transaction runs.
+func (s *Store) pool() on { return on{q: (*dbQuerier)(s)} }
+
 // lock returns the clause that locks the rows a read inside a PostgreSQL
 // transaction returns, so that a later write of the same transaction
 // cannot lose a concurrent update.
@@ -335,7 +342,7 @@ func (s *Store) Browse(ctx context.Context, model string, ids []webhook.ID) ([]w
 	}
 	var recs []webhook.Record
 	err = s.read(ctx, func() (err error) {
-		recs, err = m.browse(ctx, on{q: s.db}, ids)
+		recs, err = m.browse(ctx, s.pool(), ids)
 		return err
 	})
 	if err != nil {
@@ -391,7 +398,7 @@ func (s *Store) Search(ctx context.Context, model string, filter webhook.Filter,
 	}
 	var recs []webhook.Record
 	err = s.read(ctx, func() (err error) {
-		recs, err = m.search(ctx, on{q: s.db}, conds, limit)
+		recs, err = m.search(ctx, s.pool(), conds, limit)
 		return err
 	})
 	if err != nil {
@@ -556,18 +563,35 @@ type txQuerier Tx
 
 func (q *txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	t := (*Tx)(q)
+	st := t.prepared(query)
 	if err := t.start(); err != nil {
 		return nil, err
+	}
+	if st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
 	return t.tx.ExecContext(ctx, query, args...)
 }
 
 func (q *txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	t := (*Tx)(q)
+	st := t.prepared(query)
 	if err := t.start(); err != nil {
 		return nil, err
 	}
+	if st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
 	return t.tx.QueryContext(ctx, query, args...)
+}
+
+// prepared returns the store's prepared statement for query, if it has
+// one; it is looked up before start, outside the writing lock.
+func (t *Tx) prepared(query string) *sql.Stmt {
+	if t.s.stmts == nil {
+		return nil
+	}
+	return t.s.stmts.get(query)
 }
 
 func (t *Tx) on() on { return on{q: (*txQuerier)(t), tx: true} }
