@@ -555,6 +555,9 @@ type Tx struct {
 	// makes the unlocking happen once.
 	stop     func() bool
 	unlocked atomic.Bool
+	// later holds the new statement texts the Tx ran unprepared, to be
+	// prepared once it ends and holds no connection.
+	later []string
 }
 
 // txQuerier runs a Tx's statements, beginning the transaction at the
@@ -563,7 +566,7 @@ type txQuerier Tx
 
 func (q *txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	t := (*Tx)(q)
-	st := t.prepared(query)
+	st := t.prepared(ctx, query)
 	if err := t.start(); err != nil {
 		return nil, err
 	}
@@ -575,7 +578,7 @@ func (q *txQuerier) ExecContext(ctx context.Context, query string, args ...any) 
 
 func (q *txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	t := (*Tx)(q)
-	st := t.prepared(query)
+	st := t.prepared(ctx, query)
 	if err := t.start(); err != nil {
 		return nil, err
 	}
@@ -586,12 +589,23 @@ func (q *txQuerier) QueryContext(ctx context.Context, query string, args ...any)
 }
 
 // prepared returns the store's prepared statement for query, if it has
-// one; it is looked up before start, outside the writing lock.
-func (t *Tx) prepared(query string) *sql.Stmt {
-	if t.s.stmts == nil {
+// one; it is looked up before start, outside the writing lock. A new text
+// is prepared now if the Tx has not begun (it holds no connection yet),
+// else after the Tx ends.
+func (t *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
+	c := t.s.stmts
+	if c == nil {
 		return nil
 	}
-	return t.s.stmts.get(query)
+	st, known := c.get(query)
+	switch {
+	case known:
+	case t.tx == nil && t.failed == nil && !t.ended:
+		st = c.prepare(ctx, query)
+	default:
+		t.later = append(t.later, query)
+	}
+	return st
 }
 
 func (t *Tx) on() on { return on{q: (*txQuerier)(t), tx: true} }
@@ -729,6 +743,10 @@ func (t *Tx) end() {
 	if t.stop != nil {
 		t.stop()
 	}
+	for _, q := range t.later {
+		t.s.stmts.prepare(t.ctx, q)
+	}
+	t.later = nil
 }
 
 // wrap leaves the store's own errors alone and turns database errors into
