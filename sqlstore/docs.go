@@ -88,6 +88,11 @@ func splitID(model string, values webhook.Record) (fields map[string]any, k key,
 // writeFields returns the fields of a Write to the record with key k: an
 // "id" equal to k is dropped, any other "id" refused.
 func writeFields(model string, k key, values webhook.Record) (map[string]any, error) {
+	if _, ok := values["id"]; !ok {
+		// Nothing to drop: the callers only read the fields, so the
+		// copy (a map per Write) is not needed.
+		return values, nil
+	}
 	fields := make(map[string]any, len(values))
 	for f, v := range values {
 		if f == "id" {

@@ -489,9 +489,9 @@ func (t *Tx) start() error {
 			return t.fail(err)
 		}
 	}
-	opts := &sql.TxOptions{}
+	var opts *sql.TxOptions // the driver's default: SQLite's BEGIN (IMMEDIATE, as package sqlite sets it)
 	if s.pg {
-		opts.Isolation = sql.LevelReadCommitted
+		opts = readCommitted
 	}
 	var tx *sql.Tx
 	var err error
@@ -516,6 +516,10 @@ func (t *Tx) start() error {
 	}
 	return nil
 }
+
+// readCommitted is the isolation of PostgreSQL transactions; database/sql
+// only reads it, so one value serves every BeginTx.
+var readCommitted = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 
 // fail records that the transaction could not begin, so that the Tx's
 // later statements and Commit fail the same way, and returns the error.
