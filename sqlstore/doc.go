@@ -105,16 +105,18 @@
 // update, by a different means on each dialect:
 //
 // SQLite has one writer at a time. A Store lets one of its transactions
-// run at a time (Begin waits for the running one to end, or for its
-// context), and Create, Write, Append and the definition methods are such
-// transactions too. Waiting in Go is cheaper and fairer than SQLite's busy
+// run at a time (a Tx's first operation waits for the running one to end,
+// or for the Tx's context), and Create, Write, Append and the definition
+// methods are such transactions too. A Tx begins on the database, and takes
+// its turn, at its first operation rather than at Begin, so that what the
+// caller does in between does not hold up the other writers. Waiting in Go is cheaper and fairer than SQLite's busy
 // handler, which polls with sleeps: fifty concurrent read-modify-write
 // calls on one record took about 4 ms this way and about 40 ms through the
 // busy handler alone (50 Stores on one file), on a 2-core machine.
 // Processes sharing a file (or several Stores on one file) are serialized
 // by SQLite itself: package
 // sqlite opens connections with BEGIN IMMEDIATE, so a transaction takes
-// the write lock at Begin and another writer waits up to the 10 s busy
+// the write lock as it begins and another writer waits up to the 10 s busy
 // timeout. With a DSN without _txlock=immediate a transaction that read
 // data another process then changed fails on its first write instead;
 // either way SQLite's SQLITE_BUSY surfaces as webhook.ErrConflict, and
@@ -146,9 +148,11 @@
 // When the database goes away (a restart, a failover, an administrator
 // ending the connection), the calls in flight fail and their transactions
 // are rolled back by the server. The Store keeps no state tied to a
-// connection: it prepares no statements of its own, and a dead connection
-// (with the driver's per-connection statement cache) is dropped by
-// database/sql. Reads outside a transaction and Begin are tried again on
+// connection: on SQLite it keeps the statements it runs prepared as
+// *sql.Stmt, which database/sql prepares on each connection and forgets
+// with a dead one; on PostgreSQL it prepares none of its own, and a dead
+// connection (with the driver's per-connection statement cache) is
+// dropped by database/sql. Reads outside a transaction and a BEGIN are tried again on
 // another connection when the one they got turns out dead, so the first
 // calls after the database is back succeed without reopening the Store.
 //

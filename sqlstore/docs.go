@@ -88,6 +88,11 @@ func splitID(model string, values webhook.Record) (fields map[string]any, k key,
 // writeFields returns the fields of a Write to the record with key k: an
 // "id" equal to k is dropped, any other "id" refused.
 func writeFields(model string, k key, values webhook.Record) (map[string]any, error) {
+	if _, ok := values["id"]; !ok {
+		// Nothing to drop: the callers only read the fields, so the
+		// copy (a map per Write) is not needed.
+		return values, nil
+	}
 	fields := make(map[string]any, len(values))
 	for f, v := range values {
 		if f == "id" {
@@ -317,7 +322,7 @@ func (m docModel) create(ctx context.Context, o on, values webhook.Record) (webh
 				"ON CONFLICT (model) DO UPDATE SET last = ", seq, ".last + 1 WHERE ", seq, ".last < 9223372036854775807 ",
 				"RETURNING last")
 			var n int64
-			if err := o.q.QueryRowContext(ctx, b.String(), b.args...).Scan(&n); err != nil {
+			if err := queryRow(ctx, o.q, []any{&n}, b.String(), b.args...); err != nil {
 				if errors.Is(err, sql.ErrNoRows) {
 					return nil, fmt.Errorf("sqlstore: %s: no integer id left after %d", m.name, int64(math.MaxInt64))
 				}
@@ -371,7 +376,7 @@ func (m docModel) write(ctx context.Context, o on, id webhook.ID, values webhook
 		b.add("SELECT 1 FROM ", m.s.names.records)
 		m.where(b, k)
 		var one int
-		if err := o.q.QueryRowContext(ctx, b.String(), b.args...).Scan(&one); err != nil {
+		if err := queryRow(ctx, o.q, []any{&one}, b.String(), b.args...); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound(m.name, k.id())
 			}
@@ -392,7 +397,7 @@ func (m docModel) write(ctx context.Context, o on, id webhook.ID, values webhook
 		sel.add("SELECT doc FROM ", m.s.names.records)
 		m.where(sel, k)
 		var doc []byte
-		if err := o.q.QueryRowContext(ctx, sel.String(), sel.args...).Scan(&doc); err != nil {
+		if err := queryRow(ctx, o.q, []any{&doc}, sel.String(), sel.args...); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound(m.name, k.id())
 			}

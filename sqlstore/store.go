@@ -10,7 +10,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -123,6 +122,9 @@ type Store struct {
 	// writer is the SQLite writing slot, held by every transaction the
 	// store begins (see the package documentation); nil on PostgreSQL.
 	writer *ctxlock.Mutex
+	// stmts keeps SQLite statements prepared; nil on PostgreSQL, whose
+	// drivers keep their own per-connection statement caches (pgx).
+	stmts *stmtCache
 
 	keepCalls      int
 	lastPurge      atomic.Int64 // unix nanoseconds of the last call-log age purge
@@ -191,6 +193,7 @@ func Open(ctx context.Context, db *sql.DB, cfg Config) (*Store, error) {
 	}
 	if !s.pg {
 		s.writer = ctxlock.New()
+		s.stmts = &stmtCache{db: db}
 	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err
@@ -233,11 +236,33 @@ func quote(name string) string {
 }
 
 // querier is what operations run their statements on: the pool or a
-// transaction.
+// transaction. It has no QueryRowContext because a transaction begins at
+// its first statement (see Tx.start), and a failure to begin cannot be
+// handed back inside a *sql.Row: use queryRow.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queryRow runs a query that returns at most one row and scans that row
+// into dest, as (*sql.Row).Scan does: sql.ErrNoRows when there is none,
+// the first row when there are several.
+func queryRow(ctx context.Context, q querier, dest []any, query string, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
 }
 
 // on is where an operation runs.
@@ -246,6 +271,9 @@ type on struct {
 	// tx is set inside a transaction.
 	tx bool
 }
+
+// pool is where an operation outside a transaction runs.
+func (s *Store) pool() on { return on{q: (*dbQuerier)(s)} }
 
 // lock returns the clause that locks the rows a read inside a PostgreSQL
 // transaction returns, so that a later write of the same transaction
@@ -314,7 +342,7 @@ func (s *Store) Browse(ctx context.Context, model string, ids []webhook.ID) ([]w
 	}
 	var recs []webhook.Record
 	err = s.read(ctx, func() (err error) {
-		recs, err = m.browse(ctx, on{q: s.db}, ids)
+		recs, err = m.browse(ctx, s.pool(), ids)
 		return err
 	})
 	if err != nil {
@@ -370,7 +398,7 @@ func (s *Store) Search(ctx context.Context, model string, filter webhook.Filter,
 	}
 	var recs []webhook.Record
 	err = s.read(ctx, func() (err error) {
-		recs, err = m.search(ctx, on{q: s.db}, conds, limit)
+		recs, err = m.search(ctx, s.pool(), conds, limit)
 		return err
 	})
 	if err != nil {
@@ -398,17 +426,19 @@ func (s *Store) inTx(ctx context.Context, f func(o on) error) error {
 	if err != nil {
 		return err
 	}
-	if err := f(on{q: t.tx, tx: true}); err != nil {
+	if err := f(t.on()); err != nil {
 		_ = t.Rollback()
 		return s.wrap(err)
 	}
 	return t.Commit()
 }
 
-// Begin implements webhook.Transactor. On SQLite the transaction holds the
-// store's writing lock from Begin to Commit or Rollback (or until ctx is
-// done); on PostgreSQL it runs at READ COMMITTED and its reads lock the rows
-// they return. See the package documentation.
+// Begin implements webhook.Transactor. On SQLite the database transaction
+// and the store's writing lock start with the Tx's first statement, not
+// at Begin, and the lock is held until Commit or Rollback (or until ctx is
+// done); on PostgreSQL the transaction begins at Begin, runs at READ
+// COMMITTED, and its reads lock the rows they return. See the package
+// documentation.
 func (s *Store) Begin(ctx context.Context) (webhook.Tx, error) {
 	t, err := s.begin(ctx)
 	if err != nil {
@@ -421,58 +451,168 @@ func (s *Store) begin(ctx context.Context) (*Tx, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, s.wrap(err)
 	}
-	release := func() {}
-	if s.writer != nil {
-		if err := s.writer.Lock(ctx); err != nil {
-			return nil, s.wrap(err)
+	t := &Tx{s: s, ctx: ctx}
+	if s.writer == nil {
+		// PostgreSQL: no lock to spare. Beginning here keeps a failure
+		// to reach the server where callers have always seen it.
+		if err := t.start(); err != nil {
+			return nil, err
 		}
-		release = sync.OnceFunc(s.writer.Unlock)
 	}
-	opts := &sql.TxOptions{}
+	return t, nil
+}
+
+// start begins the database transaction, on SQLite after taking the
+// store's writing lock. A Tx on SQLite calls it at its first statement:
+// SQLite serializes writers, so every microsecond between taking the lock
+// and COMMIT is a microsecond no other call can write, and what a caller
+// does between Begin and its first operation (evaluating expressions,
+// building values) and what the operation does before its first statement
+// (checking fields, building SQL) need not be in it. Beginning later
+// serializes the transaction no differently: nothing of it has touched the
+// database before.
+func (t *Tx) start() error {
+	switch {
+	case t.tx != nil:
+		return nil
+	case t.ended:
+		return sql.ErrTxDone
+	case t.failed != nil:
+		return t.failed
+	}
+	s := t.s
+	if err := t.ctx.Err(); err != nil {
+		return t.fail(err)
+	}
+	if s.writer != nil {
+		if err := s.writer.Lock(t.ctx); err != nil {
+			return t.fail(err)
+		}
+	}
+	var opts *sql.TxOptions // the driver's default: SQLite's BEGIN (IMMEDIATE, as package sqlite sets it)
 	if s.pg {
-		opts.Isolation = sql.LevelReadCommitted
+		opts = readCommitted
 	}
 	var tx *sql.Tx
 	var err error
 	for range 3 {
 		// Nothing has happened yet when BEGIN fails, so a dead pooled
 		// connection is no reason to fail the call.
-		if tx, err = s.db.BeginTx(ctx, opts); err == nil || ctx.Err() != nil || !connectionLost(err) {
+		if tx, err = s.db.BeginTx(t.ctx, opts); err == nil || t.ctx.Err() != nil || !connectionLost(err) {
 			break
 		}
 	}
 	if err != nil {
-		release()
-		return nil, s.wrap(err)
+		if s.writer != nil {
+			s.writer.Unlock()
+		}
+		return t.fail(err)
 	}
-	t := &Tx{s: s, tx: tx, ctx: ctx, release: release}
+	t.tx = tx
 	if s.writer != nil {
 		// database/sql rolls the transaction back when ctx is done; the
 		// writing lock must follow even if the caller never ends the Tx.
-		t.stop = context.AfterFunc(ctx, release)
+		t.stop = context.AfterFunc(t.ctx, t.unlock)
 	}
-	return t, nil
+	return nil
+}
+
+// readCommitted is the isolation of PostgreSQL transactions; database/sql
+// only reads it, so one value serves every BeginTx.
+var readCommitted = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+
+// fail records that the transaction could not begin, so that the Tx's
+// later statements and Commit fail the same way, and returns the error.
+func (t *Tx) fail(err error) error {
+	t.failed = t.s.wrap(err)
+	return t.failed
+}
+
+// unlock releases the writing lock the Tx holds, once, whichever of end
+// and the context's AfterFunc gets there first.
+func (t *Tx) unlock() {
+	if t.unlocked.CompareAndSwap(false, true) {
+		t.s.writer.Unlock()
+	}
 }
 
 // Tx is a transaction of a Store. It implements webhook.Tx,
 // webhook.Searcher and webhook.DeliveryClaimer. Like a *sql.Tx, it is for
 // one goroutine at a time. End every Tx with Commit or Rollback: on SQLite
-// an open Tx holds up every other writer of its Store until it ends or its
-// context is done (then the Tx is rolled back).
+// an open Tx holds up every other writer of its Store, from its first
+// operation until it ends or its context is done (then the Tx is rolled
+// back).
 //
 // An operation that fails with a *webhook.FieldError, a taken id or
 // webhook.ErrNotFound has changed nothing and leaves the Tx usable. Any
 // other error (the database refused a statement, the connection broke, the
 // context ended) may have ended the transaction on the server: roll back.
 type Tx struct {
-	s       *Store
-	tx      *sql.Tx
-	ctx     context.Context
-	release func()
-	stop    func() bool
+	s   *Store
+	ctx context.Context
+	// tx is the database transaction; nil until start.
+	tx *sql.Tx
+	// failed is why start failed; ended is set by Commit and Rollback.
+	failed error
+	ended  bool
+	// stop cancels the AfterFunc that unlocks when ctx is done; unlocked
+	// makes the unlocking happen once.
+	stop     func() bool
+	unlocked atomic.Bool
+	// later holds the new statement texts the Tx ran unprepared, to be
+	// prepared once it ends and holds no connection.
+	later []string
 }
 
-func (t *Tx) on() on { return on{q: t.tx, tx: true} }
+// txQuerier runs a Tx's statements, beginning the transaction at the
+// first. It is a distinct type so that Tx does not export the methods.
+type txQuerier Tx
+
+func (q *txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	t := (*Tx)(q)
+	st := t.prepared(ctx, query)
+	if err := t.start(); err != nil {
+		return nil, err
+	}
+	if st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, query, args...)
+}
+
+func (q *txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	t := (*Tx)(q)
+	st := t.prepared(ctx, query)
+	if err := t.start(); err != nil {
+		return nil, err
+	}
+	if st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, query, args...)
+}
+
+// prepared returns the store's prepared statement for query, if it has
+// one; it is looked up before start, outside the writing lock. A new text
+// is prepared now if the Tx has not begun (it holds no connection yet),
+// else after the Tx ends.
+func (t *Tx) prepared(ctx context.Context, query string) *sql.Stmt {
+	c := t.s.stmts
+	if c == nil {
+		return nil
+	}
+	st, known := c.get(query)
+	switch {
+	case known:
+	case t.tx == nil && t.failed == nil && !t.ended:
+		st = c.prepare(ctx, query)
+	default:
+		t.later = append(t.later, query)
+	}
+	return st
+}
+
+func (t *Tx) on() on { return on{q: (*txQuerier)(t), tx: true} }
 
 // check fails the operations of a transaction whose context is done.
 func (t *Tx) check(ctx context.Context) error {
@@ -551,8 +691,22 @@ func (t *Tx) Search(ctx context.Context, model string, filter webhook.Filter, li
 	return recs, nil
 }
 
-// Commit implements webhook.Tx.
+// Commit implements webhook.Tx. A Tx that ran no statement has nothing to
+// commit; it fails only if its context is done or it could not begin.
 func (t *Tx) Commit() error {
+	if t.tx == nil {
+		if t.ended {
+			return t.s.wrap(sql.ErrTxDone)
+		}
+		t.ended = true
+		if t.failed != nil {
+			return t.failed
+		}
+		if err := t.ctx.Err(); err != nil {
+			return fmt.Errorf("sqlstore: commit: %w", err)
+		}
+		return nil
+	}
 	err := t.tx.Commit()
 	t.end()
 	if err == nil {
@@ -567,6 +721,10 @@ func (t *Tx) Commit() error {
 // Rollback implements webhook.Tx. It returns nil after Commit and after the
 // transaction's context ended (which rolled it back already).
 func (t *Tx) Rollback() error {
+	if t.tx == nil {
+		t.ended = true
+		return nil
+	}
 	err := t.tx.Rollback()
 	t.end()
 	if err == nil || errors.Is(err, sql.ErrTxDone) {
@@ -579,11 +737,20 @@ func (t *Tx) Rollback() error {
 	return t.s.wrap(err)
 }
 
+// end releases the writing lock after the transaction ended; the lock goes
+// first, so that the next writer does not wait for the AfterFunc's removal.
 func (t *Tx) end() {
+	t.ended = true
+	if t.s.writer != nil {
+		t.unlock()
+	}
 	if t.stop != nil {
 		t.stop()
 	}
-	t.release()
+	for _, q := range t.later {
+		t.s.stmts.prepare(t.ctx, q)
+	}
+	t.later = nil
 }
 
 // wrap leaves the store's own errors alone and turns database errors into

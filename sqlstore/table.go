@@ -624,7 +624,9 @@ type assignment struct {
 // returns those without a column of their own, refusing them when the table
 // has no extra column.
 func (t *table) split(b *stmt, values map[string]any) (sets []assignment, extra map[string]any, risky bool, err error) {
-	names := make([]string, 0, len(values))
+	// A Write sets few fields: sort their names on the stack.
+	var buf [8]string
+	names := buf[:0]
 	for f := range values {
 		names = append(names, f)
 	}
@@ -792,7 +794,7 @@ func (t *table) insert(ctx context.Context, o on, fields map[string]any, k key, 
 		// Writers take turns on SQLite, so the largest key stays the
 		// largest until this transaction ends.
 		var last sql.NullInt64
-		if err := o.q.QueryRowContext(ctx, "SELECT max("+t.key.q+") FROM "+t.q).Scan(&last); err != nil {
+		if err := queryRow(ctx, o.q, []any{&last}, "SELECT max("+t.key.q+") FROM "+t.q); err != nil {
 			return nil, false, err
 		}
 		if last.Int64 == math.MaxInt64 {
@@ -836,7 +838,7 @@ func (t *table) insert(ctx context.Context, o on, fields map[string]any, k key, 
 	q.WriteString(" RETURNING " + t.key.q)
 	var got any
 	err = t.guarded(ctx, o, risky, func() error {
-		return o.q.QueryRowContext(ctx, q.String(), b.args...).Scan(&got)
+		return queryRow(ctx, o.q, []any{&got}, q.String(), b.args...)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
@@ -880,7 +882,7 @@ func (t *table) write(ctx context.Context, o on, id webhook.ID, values webhook.R
 		sel := t.s.stmt()
 		sel.add("SELECT 1 FROM ", t.q, where(sel))
 		var one int
-		if err := o.q.QueryRowContext(ctx, sel.String(), sel.args...).Scan(&one); err != nil {
+		if err := queryRow(ctx, o.q, []any{&one}, sel.String(), sel.args...); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound(t.model, k.id())
 			}
@@ -888,22 +890,36 @@ func (t *table) write(ctx context.Context, o on, id webhook.ID, values webhook.R
 		}
 		return nil
 	}
-	parts := make([]string, 0, len(sets)+1)
-	for _, a := range sets {
-		parts = append(parts, a.col.q+" = "+a.expr)
+	// One builder for the statement rather than a string per assignment
+	// joined: a Write runs once per call.
+	var q strings.Builder
+	q.Grow(len(t.q) + len(t.key.q) + 32*(len(sets)+1) + 32)
+	q.WriteString("UPDATE ")
+	q.WriteString(t.q)
+	q.WriteString(" SET ")
+	for i, a := range sets {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(a.col.q)
+		q.WriteString(" = ")
+		q.WriteString(a.expr)
 	}
 	if len(extra) > 0 {
+		if len(sets) > 0 {
+			q.WriteString(", ")
+		}
 		patch, err := encodeFields(t.model, extra, t.s.pg)
 		if err != nil {
 			return err
 		}
 		if t.s.pg {
-			parts = append(parts, t.extra.q+" = coalesce("+t.extra.q+", '{}'::jsonb) || "+t.s.jsonParam(b, patch))
+			q.WriteString(t.extra.q + " = coalesce(" + t.extra.q + ", '{}'::jsonb) || " + t.s.jsonParam(b, patch))
 		} else {
 			sel := t.s.stmt()
 			sel.add("SELECT ", t.extra.q, " FROM ", t.q, where(sel))
 			var doc sql.NullString
-			if err := o.q.QueryRowContext(ctx, sel.String(), sel.args...).Scan(&doc); err != nil {
+			if err := queryRow(ctx, o.q, []any{&doc}, sel.String(), sel.args...); err != nil {
 				if errors.Is(err, sql.ErrNoRows) {
 					return notFound(t.model, k.id())
 				}
@@ -917,13 +933,16 @@ func (t *table) write(ctx context.Context, o on, id webhook.ID, values webhook.R
 			if err != nil {
 				return fmt.Errorf("sqlstore: %s record %v, column %q: %w", t.model, k.id(), t.extra.name, err)
 			}
-			parts = append(parts, t.extra.q+" = "+b.arg(merged))
+			q.WriteString(t.extra.q + " = " + b.arg(merged))
 		}
 	}
-	q := "UPDATE " + t.q + " SET " + strings.Join(parts, ", ") + where(b)
+	q.WriteString(" WHERE ")
+	q.WriteString(t.key.q)
+	q.WriteString(" = ")
+	q.WriteString(t.keyArg(b, k))
 	var n int64
 	err = t.guarded(ctx, o, risky, func() error {
-		res, err := o.q.ExecContext(ctx, q, b.args...)
+		res, err := o.q.ExecContext(ctx, q.String(), b.args...)
 		if err != nil {
 			return err
 		}
