@@ -293,6 +293,7 @@ func (sb *sandbox) exec(run *runState, p *Program, in *Input) (err error) {
 	sb.joinStack = sb.joinStack[:0]
 	defer func() {
 		sb.cur = nil
+		clear(sb.args[:]) // do not keep the last input alive in the pool
 		if x := recover(); x != nil {
 			sb.broken = true
 			if _, ok := x.(*abortSignal); ok {
@@ -308,72 +309,94 @@ func (sb *sandbox) exec(run *runState, p *Program, in *Input) (err error) {
 	if err != nil {
 		return err
 	}
-	fnv, err := vm.RunProgram(p.prog)
-	if err != nil {
-		return sb.mapError(err, run, p)
+	if sb.mainOf != p {
+		fnv, err := vm.RunProgram(p.prog)
+		if err != nil {
+			return sb.mapError(err, run, p)
+		}
+		fn, ok := goja.AssertFunction(fnv)
+		if !ok {
+			return errors.New("script: the program is not a function")
+		}
+		sb.mainOf, sb.main = p, fn
 	}
-	fn, _ := goja.AssertFunction(fnv)
-	_, err = fn(goja.Undefined(), args...)
+	_, err = sb.main(goja.Undefined(), args...)
 	return sb.mapError(err, run, p)
 }
 
 // arguments builds the script's globals, in the order of scriptPrefix's
 // parameters: payload, headers, query, record, records, env, model, log,
-// console.
+// console. Inputs the script never names (see uses) stay undefined.
 func (sb *sandbox) arguments(in *Input, u uses) ([]goja.Value, error) {
 	vm := sb.vm
-	payload := goja.Undefined()
-	if in.Payload != nil {
+	args := sb.args[:]
+	for i := range args {
+		args[i] = goja.Undefined()
+	}
+	if u.payload && in.Payload != nil {
 		v, err := sb.toJS(in.Payload, 0)
 		if err != nil {
 			return nil, fmt.Errorf("script: payload: %w", err)
 		}
-		payload = v
+		args[0] = v
 	}
-	var headers, query goja.Value = goja.Undefined(), goja.Undefined()
 	if u.headers {
 		h := vm.NewObject()
 		for _, k := range sortedKeys(in.Headers) {
 			_ = h.DefineDataProperty(k, vm.ToValue(in.Headers[k]), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
 		}
-		headers = h
+		args[1] = h
 	}
 	if u.query {
 		q := vm.NewObject()
 		if err := sb.fill(q, in.Query, 0); err != nil {
 			return nil, fmt.Errorf("script: query: %w", err)
 		}
-		query = q
+		args[2] = q
 	}
-	var err error
-	recs := in.Records
-	if !u.records {
-		recs = nil
-	}
-	recordsArr := make([]any, len(recs))
 	var current goja.Value = goja.Null()
-	for i, rec := range recs {
-		o := sb.vm.CreateObject(sb.recordProto)
-		_ = o.DefineDataProperty("_name", vm.ToValue(in.Model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
-		if err = sb.fill(o, rec, 0); err != nil {
-			return nil, fmt.Errorf("script: records: %w", err)
+	if u.records {
+		recordsArr := make([]any, len(in.Records))
+		for i, rec := range in.Records {
+			o, err := sb.inputRecord(in.Model, rec)
+			if err != nil {
+				return nil, fmt.Errorf("script: records: %w", err)
+			}
+			recordsArr[i] = o
+			if in.Record != nil && current == goja.Null() && sameID(rec["id"], in.Record["id"]) {
+				current = o
+			}
 		}
-		recordsArr[i] = o
-		if in.Record != nil && current == goja.Null() && sameID(rec["id"], in.Record["id"]) {
+		args[4] = vm.NewArray(recordsArr...)
+	}
+	if u.record {
+		if in.Record != nil && current == goja.Null() {
+			o, err := sb.inputRecord(in.Model, in.Record)
+			if err != nil {
+				return nil, fmt.Errorf("script: record: %w", err)
+			}
 			current = o
 		}
+		args[3] = current
 	}
-	if in.Record != nil && current == goja.Null() {
-		o := sb.vm.CreateObject(sb.recordProto)
-		_ = o.DefineDataProperty("_name", vm.ToValue(in.Model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
-		if err = sb.fill(o, in.Record, 0); err != nil {
-			return nil, fmt.Errorf("script: record: %w", err)
-		}
-		current = o
+	if u.env {
+		args[5] = vm.NewDynamicObject(envObject{sb})
 	}
-	env := vm.NewDynamicObject(envObject{sb})
-	return []goja.Value{payload, headers, query, current, vm.NewArray(recordsArr...), env,
-		sb.modelObject(in.Model), sb.logFn, sb.console}, nil
+	if u.model {
+		args[6] = sb.modelObject(in.Model)
+	}
+	args[7], args[8] = sb.logFn, sb.console
+	return args, nil
+}
+
+// inputRecord makes the record object of one of the run's target records.
+func (sb *sandbox) inputRecord(model string, fields map[string]any) (*goja.Object, error) {
+	o := sb.vm.CreateObject(sb.recordProto)
+	_ = o.DefineDataProperty("_name", sb.vm.ToValue(model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	if err := sb.fill(o, fields, 0); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 func sameID(a, b any) bool {

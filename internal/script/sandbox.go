@@ -59,6 +59,17 @@ type sandbox struct {
 	regexpCache map[string]*regexpInfo      // by flags + source
 	joinStack   []*goja.Object              // cycle detection for join/toString
 	steps       int                         // sort comparator calls, for checkpoints
+
+	// Per-run scratch, reused so that a run allocates less. args is the
+	// argument list of the script's function (goja copies it onto the VM
+	// stack); mainOf/main cache the function the last program evaluated
+	// to: evaluating the program makes a new closure each time, and that
+	// closure is never reachable from the script (it is anonymous, strict
+	// mode has no arguments.callee or caller, and stacks are strings), so
+	// calling the same one again leaks nothing between runs.
+	args   [9]goja.Value
+	mainOf *Program
+	main   goja.Callable
 }
 
 const maxSandboxUses = 10000
