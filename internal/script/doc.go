@@ -128,7 +128,7 @@
 // an own property on the receiver, as in SES. The script's globals are the
 // parameters of its function, fresh for each run, and Symbol.for's
 // registry is per run. A runtime is not reused after a run that was
-// interrupted or overflowed its stack, after a run longer than 25ms, or
-// after 10,000 runs. isolation_test.go fingerprints everything reachable
+// interrupted or overflowed its stack, after a run longer than 250ms, or
+// after 100,000 runs. isolation_test.go fingerprints everything reachable
 // before and after a run that tries to pollute it all.
 package script
