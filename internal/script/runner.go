@@ -270,7 +270,7 @@ func (r *Runner) execute(run *runState, p *Program, in *Input, done chan<- error
 	}
 	run.vm = sb.vm
 	run.started = time.Now()
-	wd.add(run)
+	wd.add(run, run.started)
 	err = sb.exec(run, p, in)
 	if abandoned := wd.remove(run); abandoned || run.stop.Load() != 0 {
 		sb.broken = true // an interrupt may still be pending

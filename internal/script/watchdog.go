@@ -62,7 +62,9 @@ type watchdog struct {
 	gcBusy  atomic.Bool
 
 	samples    []metrics.Sample
-	lastAllocs uint64 // the previous tick's cumulative allocations
+	lastAllocs uint64    // the cumulative allocations charged up to
+	live       int64     // the live heap at the last read
+	readAt     time.Time // when the heap was last read
 	// contested is when several runs first became candidates at once
 	// (zero when they have not); see blameWindow.
 	contested time.Time
@@ -88,22 +90,34 @@ var wd = &watchdog{
 }
 
 // read samples the heap; call with w.mu held.
-func (w *watchdog) read() (allocs uint64, live int64, cycles uint64) {
+func (w *watchdog) read(now time.Time) (allocs uint64, live int64, cycles uint64) {
 	metrics.Read(w.samples)
-	return w.samples[0].Value.Uint64(), int64(w.samples[1].Value.Uint64()), w.samples[2].Value.Uint64()
+	w.live, w.readAt = int64(w.samples[1].Value.Uint64()), now
+	return w.samples[0].Value.Uint64(), w.live, w.samples[2].Value.Uint64()
 }
 
-// add registers a run that is about to start.
-func (w *watchdog) add(r *runState) {
-	now := time.Now()
+// maxStale is how old the watchdog's last heap reading may be for add to
+// use it rather than read the heap again. Reading runtime/metrics costs
+// about a microsecond, a tenth of a trivial run; the ticking watchdog
+// reads every millisecond anyway. A reading that old changes little:
+// the new run's live0 may predate a GC that ended in the meantime, and the
+// run may be charged what others allocated in the last milliseconds
+// (charges only start a GC and a check; they stop no one on their own
+// below 1.5 × the budget).
+const maxStale = 2 * time.Millisecond
+
+// add registers a run that is about to start at now.
+func (w *watchdog) add(r *runState, now time.Time) {
 	w.mu.Lock()
 	r.deadline = now.Add(r.lim.Timeout)
 	r.hard = r.deadline.Add(r.lim.grace)
-	allocs, live, _ := w.read()
-	if len(w.runs) == 0 {
-		w.lastAllocs = allocs // what was allocated while nothing ran is no one's
+	if !w.running || now.Sub(w.readAt) > maxStale {
+		allocs, _, _ := w.read(now)
+		if len(w.runs) == 0 {
+			w.lastAllocs = allocs // what was allocated while nothing ran is no one's
+		}
 	}
-	r.live0 = live
+	r.live0 = w.live
 	w.runs[r] = struct{}{}
 	if !w.running {
 		w.running = true
@@ -134,6 +148,7 @@ func (w *watchdog) loop() {
 	defer t.Stop()
 	idle := 0
 	for range t.C {
+		now := time.Now()
 		w.mu.Lock()
 		if len(w.runs) == 0 {
 			idle++
@@ -142,11 +157,14 @@ func (w *watchdog) loop() {
 				w.mu.Unlock()
 				return
 			}
+			// Keep the reading fresh for add, and what was allocated
+			// while nothing ran is no one's.
+			w.lastAllocs, _, _ = w.read(now)
 			w.mu.Unlock()
 			continue
 		}
 		idle = 0
-		w.tick(time.Now())
+		w.tick(now)
 		w.mu.Unlock()
 	}
 }
@@ -172,7 +190,7 @@ func (w *watchdog) requestGC() {
 
 // tick runs with w.mu held.
 func (w *watchdog) tick(now time.Time) {
-	allocs, live, cycles := w.read()
+	allocs, live, cycles := w.read(now)
 	delta := int64(allocs - w.lastAllocs)
 	w.lastAllocs = allocs
 
