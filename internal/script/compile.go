@@ -70,6 +70,19 @@ func scanUses(code string) uses {
 	}
 }
 
+// Inputs says which of Input's fields a program can read.
+type Inputs struct {
+	Payload, Headers, Query, Record, Records bool
+}
+
+// Reads reports which inputs the program can read at all; Run ignores the
+// others, so a caller need not build them (the core skips copying headers
+// and query parameters for scripts that never name them).
+func (p *Program) Reads() Inputs {
+	u := p.uses
+	return Inputs{Payload: u.payload, Headers: u.headers, Query: u.query, Record: u.record, Records: u.records}
+}
+
 // Name returns the name the program was compiled with.
 func (p *Program) Name() string { return p.name }
 
