@@ -171,7 +171,9 @@ type runState struct {
 
 	// JS side, only touched on the run's goroutine
 	hostErrs   map[*goja.Object]error
-	models     map[string]*goja.Object
+	model1Name string                  // the first model object of the run: most use one
+	model1     *goja.Object            // (nil until then)
+	models     map[string]*goja.Object // the others, by name
 	logEntries int
 	logBytes   int
 	logCapped  bool
@@ -220,7 +222,6 @@ func (r *Runner) Run(ctx context.Context, p *Program, in Input, h Host) error {
 		ctx:     ctx,
 		host:    h,
 		abandon: make(chan struct{}),
-		models:  make(map[string]*goja.Object, 1),
 	}
 	done := make(chan error, 1)
 	onWorker(func() { r.execute(run, p, &in, done) })

@@ -138,8 +138,14 @@ func call(fn goja.Callable, this goja.Value, args ...goja.Value) goja.Value {
 	return v
 }
 
-func (sb *sandbox) isArray(o goja.Value) bool {
-	return call(sb.isArrayFn, goja.Undefined(), o).ToBoolean()
+// isArray is Array.isArray. For anything but a Proxy that is goja's own
+// test, a class check; calling the built-in costs a VM call and an
+// allocation, and the bridge asks for every value crossing it.
+func (sb *sandbox) isArray(v goja.Value) bool {
+	if o, ok := v.(*goja.Object); ok && !sb.isProxy(o) {
+		return o.ClassName() == "Array"
+	}
+	return call(sb.isArrayFn, goja.Undefined(), v).ToBoolean()
 }
 
 func (sb *sandbox) isProxy(o *goja.Object) bool {
@@ -171,6 +177,17 @@ func (sb *sandbox) unbox(o *goja.Object) goja.Value {
 // tag is Object.prototype.toString's "[object Tag]" for o.
 func (sb *sandbox) tag(o *goja.Object) string {
 	return call(sb.objToString, o).String()
+}
+
+// plainTag reports whether tag(o) is "[object Object]", without building
+// the string: goja's Object.prototype.toString takes a string
+// Symbol.toStringTag (read like any property, getters included) and
+// otherwise the class. o is neither a Proxy nor an array.
+func (sb *sandbox) plainTag(o *goja.Object) bool {
+	if t, ok := o.GetSymbol(goja.SymToStringTag).(goja.String); ok {
+		return t.String() == "Object"
+	}
+	return o.ClassName() == "Object"
 }
 
 // lengthOf reads ToLength(o.length) and throws a RangeError if it is above
