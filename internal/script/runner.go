@@ -217,23 +217,29 @@ func (r *Runner) Run(ctx context.Context, p *Program, in Input, h Host) error {
 	if err := r.acquire(ctx); err != nil {
 		return err
 	}
-	run := &runState{
-		lim:     r.lim,
-		ctx:     ctx,
-		host:    h,
-		abandon: make(chan struct{}),
+	w := getWorker()
+	run := &w.run
+	abandon := run.abandon
+	if abandon == nil {
+		abandon = make(chan struct{})
 	}
-	done := make(chan error, 1)
-	onWorker(func() { r.execute(run, p, &in, done) })
+	*run = runState{lim: r.lim, ctx: ctx, host: h, abandon: abandon}
+	w.in = in
+	w.jobs <- job{r: r, p: p}
 	select {
-	case err := <-done:
+	case err := <-w.done:
+		putWorker(w)
 		return err
 	case <-run.abandon:
 		select {
-		case err := <-done:
+		case err := <-w.done:
+			putWorker(w)
 			return err
 		default:
 		}
+		// The worker is still busy with the run; it ends once the run
+		// does, and neither it nor its run state is used again.
+		close(w.jobs)
 		run.gate.Lock()
 		run.closed = true
 		run.gate.Unlock()
@@ -262,12 +268,11 @@ func (r *Runner) acquire(ctx context.Context) error {
 	}
 }
 
-func (r *Runner) execute(run *runState, p *Program, in *Input, done chan<- error) {
+func (r *Runner) execute(run *runState, p *Program, in *Input) error {
 	sb, err := getSandbox()
 	if err != nil {
 		<-r.slots
-		done <- err
-		return
+		return err
 	}
 	run.vm = sb.vm
 	run.started = time.Now()
@@ -283,7 +288,7 @@ func (r *Runner) execute(run *runState, p *Program, in *Input, done chan<- error
 	}
 	putSandbox(sb)
 	<-r.slots // free the slot before reporting, so the caller's next Run finds it
-	done <- err
+	return err
 }
 
 // exec runs one script in the sandbox on the calling goroutine.
@@ -438,42 +443,68 @@ func (sb *sandbox) mapError(err error, run *runState, p *Program) error {
 	return fmt.Errorf("script: %w", err)
 }
 
-// Runs execute on pooled worker goroutines rather than a new goroutine
-// each: goja needs a deep Go stack, and a fresh goroutine would grow (copy)
-// its stack on every run. A worker whose run was abandoned returns to the
-// pool only when that run really ends.
-type worker struct{ jobs chan func() }
+// Runs execute on pooled worker goroutines rather than on the caller's, so
+// that Run can return when a run is abandoned, and rather than on a new
+// goroutine each: goja needs a deep Go stack, and a fresh goroutine would
+// grow (copy) its stack on every run. A worker keeps what a run needs
+// between runs (its run state, input and channels), so that handing a run
+// over allocates nothing. A worker whose run was abandoned is never reused:
+// Run closes its jobs, and it exits when that run really ends.
+type worker struct {
+	jobs chan job
+	done chan error // the result of the job, for Run
+	run  runState   // the state of the run in progress; reset by Run
+	in   Input
+}
+
+type job struct {
+	r *Runner
+	p *Program
+}
 
 var workers struct {
 	mu   sync.Mutex
 	idle []*worker
 }
 
-func onWorker(f func()) {
-	var w *worker
+func getWorker() *worker {
 	workers.mu.Lock()
 	if n := len(workers.idle); n > 0 {
-		w = workers.idle[n-1]
+		w := workers.idle[n-1]
 		workers.idle = workers.idle[:n-1]
+		workers.mu.Unlock()
+		return w
 	}
 	workers.mu.Unlock()
-	if w == nil {
-		w = &worker{jobs: make(chan func(), 1)}
-		go w.loop()
+	w := &worker{jobs: make(chan job, 1), done: make(chan error, 1)}
+	go w.loop()
+	return w
+}
+
+// putWorker makes an idle worker available again, or ends it if enough
+// are idle.
+func putWorker(w *worker) {
+	if w.run.abandoned {
+		// The watchdog closed abandon just as the run ended (the worker's
+		// wd.remove, before it reported, orders this read).
+		w.run.abandon = nil
 	}
-	w.jobs <- f
+	// Do not keep the last run's input, Host and context alive while idle.
+	w.in = Input{}
+	w.run.ctx, w.run.host, w.run.vm, w.run.hostErrs, w.run.regexps = nil, nil, nil, nil, nil
+	w.run.model1, w.run.models, w.run.symbols = nil, nil, nil
+	workers.mu.Lock()
+	if len(workers.idle) < 4*runtime.GOMAXPROCS(0) {
+		workers.idle = append(workers.idle, w)
+		workers.mu.Unlock()
+		return
+	}
+	workers.mu.Unlock()
+	close(w.jobs)
 }
 
 func (w *worker) loop() {
-	for f := range w.jobs {
-		f()
-		f = nil // do not keep the last run (its VM, Host and input) alive while idle
-		workers.mu.Lock()
-		if len(workers.idle) >= 4*runtime.GOMAXPROCS(0) {
-			workers.mu.Unlock()
-			return
-		}
-		workers.idle = append(workers.idle, w)
-		workers.mu.Unlock()
+	for j := range w.jobs {
+		w.done <- j.r.execute(&w.run, j.p, &w.in)
 	}
 }
