@@ -117,9 +117,8 @@ func (sb *sandbox) modelObject(name string) *goja.Object {
 }
 
 func (sb *sandbox) newRecord(model string, fields map[string]any) *goja.Object {
-	o := sb.vm.CreateObject(sb.recordProto)
-	_ = o.DefineDataProperty("_name", sb.vm.ToValue(model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
-	if err := sb.fill(o, fields, 0); err != nil {
+	o, err := sb.newObject(sb.recordProto, model, fields, 0)
+	if err != nil {
 		sb.throwType("record from the store: " + err.Error())
 	}
 	return o
@@ -269,8 +268,8 @@ func (sb *sandbox) recordRead(c goja.FunctionCall) goja.Value {
 			fields[k] = v
 		}
 	}
-	out := sb.vm.NewObject()
-	if err := sb.fill(out, fields, 0); err != nil {
+	out, err := sb.newObject(sb.objectProto, "", fields, 0)
+	if err != nil {
 		sb.throwType(err.Error())
 	}
 	return out

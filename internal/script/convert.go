@@ -94,17 +94,16 @@ func (sb *sandbox) toJS(v any, depth int) (goja.Value, error) {
 		}
 		return vm.NewArray(items...), nil
 	case map[string]any:
-		o := vm.NewObject()
-		if err := sb.fill(o, x, depth); err != nil {
-			return nil, err
-		}
-		return o, nil
+		return sb.newObject(sb.objectProto, "", x, depth)
 	case map[string]string:
-		o := vm.NewObject()
+		o := vm.CreateObject(nil) // see newObject
 		for _, k := range sortedKeys(x) {
-			// DefineDataProperty, not Set: a key "__proto__" must become
-			// an own property, not change the object's prototype.
-			_ = o.DefineDataProperty(k, vm.ToValue(x[k]), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+			if err := o.Set(k, vm.ToValue(x[k])); err != nil {
+				return nil, err
+			}
+		}
+		if err := o.SetPrototype(sb.objectProto); err != nil {
+			return nil, err
 		}
 		return o, nil
 	}
@@ -118,6 +117,43 @@ func (sb *sandbox) uintToJS(u uint64) goja.Value {
 		return sb.vm.ToValue(int64(u))
 	}
 	return sb.vm.ToValue(float64(u))
+}
+
+// newObject makes a new object with prototype proto whose own properties
+// are m's entries, enumerable data properties in key order with "id" first.
+// With a model name, it is a record: a non-enumerable _name comes first.
+//
+// The entries are added with Set while the object has no prototype yet:
+// DefineDataProperty allocates a descriptor per property, and Set on an
+// object with a prototype could be intercepted by an inherited setter
+// (__proto__, the tamed toString...) or refused by an inherited read-only
+// property (a record's write). Without one, a key such as "__proto__" just
+// becomes an own property.
+func (sb *sandbox) newObject(proto *goja.Object, model string, m map[string]any, depth int) (*goja.Object, error) {
+	vm := sb.vm
+	o := vm.CreateObject(nil)
+	if model != "" {
+		_ = o.DefineDataProperty("_name", vm.ToValue(model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+	for _, k := range sortedKeys(m) {
+		jv, err := sb.toJS(m[k], depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if k == "_name" && model != "" {
+			// A field of that name replaces the model name, enumerable.
+			err = o.DefineDataProperty(k, jv, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+		} else {
+			err = o.Set(k, jv)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := o.SetPrototype(proto); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // fill defines m's entries as own enumerable data properties of o, in key

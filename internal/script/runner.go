@@ -347,15 +347,15 @@ func (sb *sandbox) arguments(in *Input, u uses) ([]goja.Value, error) {
 		args[0] = v
 	}
 	if u.headers {
-		h := vm.NewObject()
-		for _, k := range sortedKeys(in.Headers) {
-			_ = h.DefineDataProperty(k, vm.ToValue(in.Headers[k]), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+		h, err := sb.toJS(in.Headers, 0)
+		if err != nil {
+			return nil, fmt.Errorf("script: headers: %w", err)
 		}
 		args[1] = h
 	}
 	if u.query {
-		q := vm.NewObject()
-		if err := sb.fill(q, in.Query, 0); err != nil {
+		q, err := sb.newObject(sb.objectProto, "", in.Query, 0)
+		if err != nil {
 			return nil, fmt.Errorf("script: query: %w", err)
 		}
 		args[2] = q
@@ -397,12 +397,7 @@ func (sb *sandbox) arguments(in *Input, u uses) ([]goja.Value, error) {
 
 // inputRecord makes the record object of one of the run's target records.
 func (sb *sandbox) inputRecord(model string, fields map[string]any) (*goja.Object, error) {
-	o := sb.vm.CreateObject(sb.recordProto)
-	_ = o.DefineDataProperty("_name", sb.vm.ToValue(model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
-	if err := sb.fill(o, fields, 0); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return sb.newObject(sb.recordProto, model, fields, 0)
 }
 
 func sameID(a, b any) bool {

@@ -39,6 +39,7 @@ type sandbox struct {
 
 	recordProto *goja.Object
 	modelProto  *goja.Object
+	objectProto *goja.Object // Object.prototype
 	logFn       goja.Value
 	console     goja.Value
 
@@ -300,6 +301,7 @@ func (sb *sandbox) fn(path string) goja.Callable {
 func (sb *sandbox) build() {
 	vm := sb.vm
 	g := vm.GlobalObject()
+	sb.objectProto = sb.get("Object.prototype")
 	sb.rangeError = sb.ctor("RangeError")
 	sb.typeError = sb.ctor("TypeError")
 	sb.errorCtor = sb.ctor("Error")
