@@ -282,8 +282,10 @@ func (r *Runner) execute(run *runState, p *Program, in *Input) error {
 		sb.broken = true // an interrupt may still be pending
 	}
 	if time.Since(run.started) > time.Duration(retireAfter.Load()) {
-		// A long run may have grown the VM's value and call stacks, whose
-		// capacity goja keeps; do not let a pooled runtime hold on to it.
+		// A long run may have grown the VM's call stack, whose capacity
+		// goja keeps (it drops the value stack after each top-level call,
+		// which is why every run allocates one); do not let a pooled
+		// runtime hold on to it.
 		sb.broken = true
 	}
 	putSandbox(sb)

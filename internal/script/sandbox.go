@@ -28,7 +28,7 @@ import (
 // script in a pooled one a few microseconds, so sandboxes are pooled.
 // A sandbox is never reused after a run that was interrupted, overflowed
 // its stack or panicked (goja's state may be half unwound), nor after a run
-// longer than retireAfter (goja keeps the capacity its value stack grew
+// longer than retireAfter (goja keeps the capacity its call stack grew
 // to), and is retired after maxSandboxUses runs as a precaution against
 // slow growth of goja's internal caches.
 type sandbox struct {
