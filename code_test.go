@@ -1,7 +1,10 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -147,4 +150,26 @@ func TestScriptsOfOtherWebhooksKeepRunningDuringAnAttack(t *testing.T) {
 	calls, _ := f.log.Calls(context.Background(), webhook.CallQuery{Webhook: "attacker"})
 	require.Len(t, calls, 1)
 	assert.True(t, strings.Contains(calls[0].Error, "memory") || strings.Contains(calls[0].Error, "timed out"), calls[0].Error)
+}
+
+func TestScriptLogLinesReachTheLogger(t *testing.T) {
+	var buf bytes.Buffer
+	f := &fixture{t: t, store: seedStore(t), log: webhook.NewMemoryCallLog(100)}
+	reg, err := webhook.NewRegistry(webhook.Config{Store: f.store, CallLog: f.log,
+		Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	require.NoError(t, err)
+	f.reg = reg
+	def := contactDef()
+	def.Actions = []webhook.Action{{Type: "code", Code: `log('checking ' + payload.name, 'warning')`}}
+	_, err = reg.Add(def)
+	require.NoError(t, err)
+
+	require.Equal(t, http.StatusOK, f.post(def.Name, `{"name": "Ada"}`).Status)
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &line), buf.String())
+	assert.Equal(t, "webhook script log", line["msg"])
+	assert.Equal(t, def.Name, line["webhook"])
+	assert.Equal(t, "checking Ada", line["message"])
+	assert.Equal(t, "warning", line["level"], "the script's level (the attribute comes after slog's own)")
+	assert.NotEmpty(t, line["call_id"])
 }

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/hookline/webhook/internal/script"
@@ -42,19 +43,31 @@ func scriptLimits(l ScriptLimits, fallback script.Limits) script.Limits {
 
 // runScript runs a code action for one target record (nil without a
 // target), inside the call's transaction.
+//
+// Inputs the script never names are left out: copying the headers and
+// query parameters into maps cost more than running a trivial script.
 func (c *call) runScript(a *action, rec Record, recs []Record) error {
-	in := script.Input{
-		Payload: c.payload,
-		Headers: c.headerMap(),
-		Query:   c.queryMap(),
-		Model:   c.w.model,
+	reads := a.script.Reads()
+	in := script.Input{Model: c.w.model}
+	if reads.Payload {
+		in.Payload = c.payload
+	}
+	if reads.Headers {
+		in.Headers = c.headerMap()
+	}
+	if reads.Query {
+		in.Query = c.queryMap()
 	}
 	if rec != nil {
-		in.Record = map[string]any(rec)
-		in.Records = make([]map[string]any, 0, len(recs))
-		for _, r := range recs {
-			if r != nil {
-				in.Records = append(in.Records, map[string]any(r))
+		if reads.Record {
+			in.Record = map[string]any(rec)
+		}
+		if reads.Records {
+			in.Records = make([]map[string]any, 0, len(recs))
+			for _, r := range recs {
+				if r != nil {
+					in.Records = append(in.Records, map[string]any(r))
+				}
 			}
 		}
 	}
@@ -135,7 +148,12 @@ func (h *scriptHost) Log(level, message string) {
 		c.logs = append(c.logs, LogLine{Time: now(), Level: level, Message: message})
 	}
 	c.logMu.Unlock()
-	c.w.reg.log.Info("webhook script log", "webhook", c.w.name, "call_id", c.id, "level", level, "message", message)
+	// LogAttrs behind Enabled: Info's ...any arguments cost four
+	// allocations per line even when the logger discards it (the default).
+	if l := c.w.reg.log; l.Enabled(c.ctx, slog.LevelInfo) {
+		l.LogAttrs(c.ctx, slog.LevelInfo, "webhook script log", slog.String("webhook", c.w.name),
+			slog.String("call_id", c.id), slog.String("level", level), slog.String("message", message))
+	}
 }
 
 // maxScriptLogLines bounds what one call's scripts can put in its call-log

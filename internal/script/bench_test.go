@@ -81,7 +81,7 @@ func benchExec(b *testing.B, fresh bool) {
 				b.Fatal(err)
 			}
 		}
-		run := &runState{lim: lim, ctx: context.Background(), host: benchHost{}, models: map[string]*goja.Object{}}
+		run := &runState{lim: lim, ctx: context.Background(), host: benchHost{}}
 		run.vm = sb.vm
 		if err := sb.exec(run, p, &Input{Model: "res.partner"}); err != nil {
 			b.Fatal(err)

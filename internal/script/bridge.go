@@ -97,19 +97,28 @@ func (sb *sandbox) throwHost(err error) {
 
 func (sb *sandbox) modelObject(name string) *goja.Object {
 	r := sb.cur
+	if r.model1 != nil && r.model1Name == name {
+		return r.model1
+	}
 	if m, ok := r.models[name]; ok {
 		return m
 	}
 	m := sb.vm.CreateObject(sb.modelProto)
 	_ = m.DefineDataProperty("_name", sb.vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
-	r.models[name] = m
+	switch {
+	case r.model1 == nil:
+		r.model1Name, r.model1 = name, m
+	case r.models == nil:
+		r.models = map[string]*goja.Object{name: m}
+	default:
+		r.models[name] = m
+	}
 	return m
 }
 
 func (sb *sandbox) newRecord(model string, fields map[string]any) *goja.Object {
-	o := sb.vm.CreateObject(sb.recordProto)
-	_ = o.DefineDataProperty("_name", sb.vm.ToValue(model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
-	if err := sb.fill(o, fields, 0); err != nil {
+	o, err := sb.newObject(sb.recordProto, model, fields, 0)
+	if err != nil {
 		sb.throwType("record from the store: " + err.Error())
 	}
 	return o
@@ -252,15 +261,15 @@ func (sb *sandbox) recordRead(c goja.FunctionCall) goja.Value {
 	if !ok {
 		sb.throwType("read must be called on a record")
 	}
-	e := &exporter{sb: sb, what: "record fields", seen: map[*goja.Object]bool{}}
+	e := &exporter{sb: sb, what: "record fields"}
 	fields := map[string]any{}
 	for _, k := range o.Keys() {
 		if v, present := e.value(o.Get(k), 1); present {
 			fields[k] = v
 		}
 	}
-	out := sb.vm.NewObject()
-	if err := sb.fill(out, fields, 0); err != nil {
+	out, err := sb.newObject(sb.objectProto, "", fields, 0)
+	if err != nil {
 		sb.throwType(err.Error())
 	}
 	return out

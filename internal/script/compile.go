@@ -46,23 +46,41 @@ type Program struct {
 
 // uses says which of the inputs a script can reach. Converting an input
 // into JavaScript objects costs microseconds per call, so inputs a script
-// never names are not converted. The test is textual and conservative: the
-// globals are parameters of the function the script is the body of, so
-// without eval and Function (both disabled) a script reaches one only by
-// writing its name, or through `arguments`, or with a \u escape in an
-// identifier; any of those, even inside a string or a comment, counts as
-// use.
+// never names are not converted (the parameter is undefined). The test is
+// textual and conservative: the globals are parameters of the function the
+// script is the body of, so without eval and Function (both disabled) a
+// script reaches one only by writing its name, or through `arguments`, or
+// with a \u escape in an identifier; any of those, even inside a string or
+// a comment, counts as use.
 type uses struct {
-	headers, query, records bool
+	payload, headers, query, record, records, env, model bool
 }
 
 func scanUses(code string) uses {
 	all := strings.Contains(code, "arguments") || strings.Contains(code, `\u`)
+	has := func(name string) bool { return all || strings.Contains(code, name) }
 	return uses{
-		headers: all || strings.Contains(code, "headers"),
-		query:   all || strings.Contains(code, "query"),
-		records: all || strings.Contains(code, "records"),
+		payload: has("payload"),
+		headers: has("headers"),
+		query:   has("query"),
+		record:  has("record"), // also true when only "records" appears: conservative
+		records: has("records"),
+		env:     has("env"),
+		model:   has("model"),
 	}
+}
+
+// Inputs says which of Input's fields a program can read.
+type Inputs struct {
+	Payload, Headers, Query, Record, Records bool
+}
+
+// Reads reports which inputs the program can read at all; Run ignores the
+// others, so a caller need not build them (the core skips copying headers
+// and query parameters for scripts that never name them).
+func (p *Program) Reads() Inputs {
+	u := p.uses
+	return Inputs{Payload: u.payload, Headers: u.headers, Query: u.query, Record: u.record, Records: u.records}
 }
 
 // Name returns the name the program was compiled with.

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -94,17 +94,16 @@ func (sb *sandbox) toJS(v any, depth int) (goja.Value, error) {
 		}
 		return vm.NewArray(items...), nil
 	case map[string]any:
-		o := vm.NewObject()
-		if err := sb.fill(o, x, depth); err != nil {
-			return nil, err
-		}
-		return o, nil
+		return sb.newObject(sb.objectProto, "", x, depth)
 	case map[string]string:
-		o := vm.NewObject()
+		o := vm.CreateObject(nil) // see newObject
 		for _, k := range sortedKeys(x) {
-			// DefineDataProperty, not Set: a key "__proto__" must become
-			// an own property, not change the object's prototype.
-			_ = o.DefineDataProperty(k, vm.ToValue(x[k]), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+			if err := o.Set(k, vm.ToValue(x[k])); err != nil {
+				return nil, err
+			}
+		}
+		if err := o.SetPrototype(sb.objectProto); err != nil {
+			return nil, err
 		}
 		return o, nil
 	}
@@ -118,6 +117,43 @@ func (sb *sandbox) uintToJS(u uint64) goja.Value {
 		return sb.vm.ToValue(int64(u))
 	}
 	return sb.vm.ToValue(float64(u))
+}
+
+// newObject makes a new object with prototype proto whose own properties
+// are m's entries, enumerable data properties in key order with "id" first.
+// With a model name, it is a record: a non-enumerable _name comes first.
+//
+// The entries are added with Set while the object has no prototype yet:
+// DefineDataProperty allocates a descriptor per property, and Set on an
+// object with a prototype could be intercepted by an inherited setter
+// (__proto__, the tamed toString...) or refused by an inherited read-only
+// property (a record's write). Without one, a key such as "__proto__" just
+// becomes an own property.
+func (sb *sandbox) newObject(proto *goja.Object, model string, m map[string]any, depth int) (*goja.Object, error) {
+	vm := sb.vm
+	o := vm.CreateObject(nil)
+	if model != "" {
+		_ = o.DefineDataProperty("_name", vm.ToValue(model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
+	for _, k := range sortedKeys(m) {
+		jv, err := sb.toJS(m[k], depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if k == "_name" && model != "" {
+			// A field of that name replaces the model name, enumerable.
+			err = o.DefineDataProperty(k, jv, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+		} else {
+			err = o.Set(k, jv)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := o.SetPrototype(proto); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // fill defines m's entries as own enumerable data properties of o, in key
@@ -141,11 +177,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i] == "id" || keys[j] == "id" {
-			return keys[i] == "id" && keys[j] != "id"
+	// slices.SortFunc, not sort.Slice: the latter allocates a swapper.
+	slices.SortFunc(keys, func(a, b string) int {
+		switch {
+		case a == b:
+			return 0
+		case a == "id":
+			return -1
+		case b == "id":
+			return 1
 		}
-		return keys[i] < keys[j]
+		return strings.Compare(a, b)
 	})
 	return keys
 }
@@ -158,12 +200,50 @@ func sortedKeys[V any](m map[string]V) []string {
 type exporter struct {
 	sb    *sandbox
 	what  string // "create values" etc., for error messages
-	seen  map[*goja.Object]bool
 	nodes int
+	// The objects being exported, outermost first: meeting one of them
+	// again is a cycle. The first levels are searched linearly (values
+	// are shallow, and a map per export was a third of its allocations),
+	// deeper ones go to a map so a deep value stays linear.
+	path [pathShallow]*goja.Object
+	n    int
+	deep map[*goja.Object]bool
+}
+
+const pathShallow = 16
+
+func (e *exporter) onPath(o *goja.Object) bool {
+	for _, p := range e.path[:min(e.n, pathShallow)] {
+		if p == o {
+			return true
+		}
+	}
+	return e.deep[o]
+}
+
+func (e *exporter) push(o *goja.Object) {
+	if e.n < pathShallow {
+		e.path[e.n] = o
+	} else {
+		if e.deep == nil {
+			e.deep = map[*goja.Object]bool{}
+		}
+		e.deep[o] = true
+	}
+	e.n++
+}
+
+func (e *exporter) pop(o *goja.Object) {
+	e.n--
+	if e.n < pathShallow {
+		e.path[e.n] = nil
+	} else {
+		delete(e.deep, o)
+	}
 }
 
 func (sb *sandbox) export(v goja.Value, what string) any {
-	e := &exporter{sb: sb, what: what, seen: map[*goja.Object]bool{}}
+	e := exporter{sb: sb, what: what}
 	out, _ := e.value(v, 0)
 	return out
 }
@@ -219,7 +299,7 @@ func (e *exporter) value(v goja.Value, depth int) (any, bool) {
 	if depth >= maxDepth {
 		sb.throwType(fmt.Sprintf("%s are nested deeper than %d levels", e.what, maxDepth))
 	}
-	if e.seen[o] {
+	if e.onPath(o) {
 		sb.throwType(e.what + " contain a cycle")
 	}
 	if !sb.isProxy(o) && o.Prototype() == sb.recordProto {
@@ -229,16 +309,17 @@ func (e *exporter) value(v goja.Value, depth int) (any, bool) {
 	if _, isFn := goja.AssertFunction(o); isFn {
 		sb.throwType(e.what + " cannot contain a function")
 	}
-	e.seen[o] = true
-	defer delete(e.seen, o)
-
+	// o is on the path while its elements are exported. No defer pops
+	// it: a throw abandons the whole export.
 	if sb.isArray(o) {
+		e.push(o)
 		n := sb.lengthOf(o, sb.cur.lim.maxElems, e.what)
 		out := make([]any, n)
 		for i := int64(0); i < n; i++ {
 			item, _ := e.value(o.Get(strconv.FormatInt(i, 10)), depth+1)
 			out[i] = item
 		}
+		e.pop(o)
 		return out, true
 	}
 	if !sb.isProxy(o) {
@@ -253,17 +334,21 @@ func (e *exporter) value(v goja.Value, depth int) (any, bool) {
 		}
 		// Plain objects and instances of the script's classes; not Maps,
 		// Sets, RegExps, Errors, typed arrays, promises...
-		if tag := sb.tag(o); tag != "[object Object]" {
+		if !sb.plainTag(o) {
+			tag := sb.tag(o)
 			sb.throwType(fmt.Sprintf("%s cannot contain a %s", e.what, strings.TrimSuffix(strings.TrimPrefix(tag, "[object "), "]")))
 		}
 	}
-	out := map[string]any{}
-	for _, k := range o.Keys() {
+	e.push(o)
+	keys := o.Keys()
+	out := make(map[string]any, len(keys))
+	for _, k := range keys {
 		item, present := e.value(o.Get(k), depth+1)
 		if present {
 			out[k] = item
 		}
 	}
+	e.pop(o)
 	return out, true
 }
 

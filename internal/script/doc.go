@@ -82,6 +82,10 @@
 // RegExp method goes through). As a last resort, a run still busy half a
 // Timeout after its deadline is abandoned: Run returns ErrTimeout, the
 // Host is closed to it, and its slot stays taken until it really ends.
+// That is why a run executes on a pooled worker goroutine, not on Run's
+// caller: a worker keeps its run state and channels between runs, so the
+// hand-off allocates nothing, and a worker whose run was abandoned is
+// dropped, never reused.
 //
 // Regular expressions. goja runs most patterns on Go's regexp package,
 // which is linear in the input, and falls back to regexp2 (backtracking)
@@ -126,9 +130,14 @@
 // prototype properties that ordinary code assigns on its own objects
 // (name, message, toString, constructor...) become accessors that define
 // an own property on the receiver, as in SES. The script's globals are the
-// parameters of its function, fresh for each run, and Symbol.for's
-// registry is per run. A runtime is not reused after a run that was
-// interrupted or overflowed its stack, after a run longer than 25ms, or
-// after 10,000 runs. isolation_test.go fingerprints everything reachable
+// parameters of its function, fresh for each run (an input the script
+// never names, by a conservative textual test, is not converted at all),
+// and Symbol.for's registry is per run. The function itself is made once
+// per runtime and program: it is anonymous, and strict mode gives a script
+// no way to reach it. Objects made from Go maps get their properties while
+// they have no prototype, so a key such as __proto__ is just an own
+// property. A runtime is not reused after a run that was
+// interrupted or overflowed its stack, after a run longer than 250ms, or
+// after 100,000 runs. isolation_test.go fingerprints everything reachable
 // before and after a run that tries to pollute it all.
 package script

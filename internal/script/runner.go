@@ -171,7 +171,9 @@ type runState struct {
 
 	// JS side, only touched on the run's goroutine
 	hostErrs   map[*goja.Object]error
-	models     map[string]*goja.Object
+	model1Name string                  // the first model object of the run: most use one
+	model1     *goja.Object            // (nil until then)
+	models     map[string]*goja.Object // the others, by name
 	logEntries int
 	logBytes   int
 	logCapped  bool
@@ -215,24 +217,29 @@ func (r *Runner) Run(ctx context.Context, p *Program, in Input, h Host) error {
 	if err := r.acquire(ctx); err != nil {
 		return err
 	}
-	run := &runState{
-		lim:     r.lim,
-		ctx:     ctx,
-		host:    h,
-		abandon: make(chan struct{}),
-		models:  make(map[string]*goja.Object, 1),
+	w := getWorker()
+	run := &w.run
+	abandon := run.abandon
+	if abandon == nil {
+		abandon = make(chan struct{})
 	}
-	done := make(chan error, 1)
-	onWorker(func() { r.execute(run, p, &in, done) })
+	*run = runState{lim: r.lim, ctx: ctx, host: h, abandon: abandon}
+	w.in = in
+	w.jobs <- job{r: r, p: p}
 	select {
-	case err := <-done:
+	case err := <-w.done:
+		putWorker(w)
 		return err
 	case <-run.abandon:
 		select {
-		case err := <-done:
+		case err := <-w.done:
+			putWorker(w)
 			return err
 		default:
 		}
+		// The worker is still busy with the run; it ends once the run
+		// does, and neither it nor its run state is used again.
+		close(w.jobs)
 		run.gate.Lock()
 		run.closed = true
 		run.gate.Unlock()
@@ -261,28 +268,29 @@ func (r *Runner) acquire(ctx context.Context) error {
 	}
 }
 
-func (r *Runner) execute(run *runState, p *Program, in *Input, done chan<- error) {
+func (r *Runner) execute(run *runState, p *Program, in *Input) error {
 	sb, err := getSandbox()
 	if err != nil {
 		<-r.slots
-		done <- err
-		return
+		return err
 	}
 	run.vm = sb.vm
 	run.started = time.Now()
-	wd.add(run)
+	wd.add(run, run.started)
 	err = sb.exec(run, p, in)
 	if abandoned := wd.remove(run); abandoned || run.stop.Load() != 0 {
 		sb.broken = true // an interrupt may still be pending
 	}
 	if time.Since(run.started) > time.Duration(retireAfter.Load()) {
-		// A long run may have grown the VM's value and call stacks, whose
-		// capacity goja keeps; do not let a pooled runtime hold on to it.
+		// A long run may have grown the VM's call stack, whose capacity
+		// goja keeps (it drops the value stack after each top-level call,
+		// which is why every run allocates one); do not let a pooled
+		// runtime hold on to it.
 		sb.broken = true
 	}
 	putSandbox(sb)
 	<-r.slots // free the slot before reporting, so the caller's next Run finds it
-	done <- err
+	return err
 }
 
 // exec runs one script in the sandbox on the calling goroutine.
@@ -293,6 +301,7 @@ func (sb *sandbox) exec(run *runState, p *Program, in *Input) (err error) {
 	sb.joinStack = sb.joinStack[:0]
 	defer func() {
 		sb.cur = nil
+		clear(sb.args[:]) // do not keep the last input alive in the pool
 		if x := recover(); x != nil {
 			sb.broken = true
 			if _, ok := x.(*abortSignal); ok {
@@ -308,72 +317,89 @@ func (sb *sandbox) exec(run *runState, p *Program, in *Input) (err error) {
 	if err != nil {
 		return err
 	}
-	fnv, err := vm.RunProgram(p.prog)
-	if err != nil {
-		return sb.mapError(err, run, p)
+	if sb.mainOf != p {
+		fnv, err := vm.RunProgram(p.prog)
+		if err != nil {
+			return sb.mapError(err, run, p)
+		}
+		fn, ok := goja.AssertFunction(fnv)
+		if !ok {
+			return errors.New("script: the program is not a function")
+		}
+		sb.mainOf, sb.main = p, fn
 	}
-	fn, _ := goja.AssertFunction(fnv)
-	_, err = fn(goja.Undefined(), args...)
+	_, err = sb.main(goja.Undefined(), args...)
 	return sb.mapError(err, run, p)
 }
 
 // arguments builds the script's globals, in the order of scriptPrefix's
 // parameters: payload, headers, query, record, records, env, model, log,
-// console.
+// console. Inputs the script never names (see uses) stay undefined.
 func (sb *sandbox) arguments(in *Input, u uses) ([]goja.Value, error) {
 	vm := sb.vm
-	payload := goja.Undefined()
-	if in.Payload != nil {
+	args := sb.args[:]
+	for i := range args {
+		args[i] = goja.Undefined()
+	}
+	if u.payload && in.Payload != nil {
 		v, err := sb.toJS(in.Payload, 0)
 		if err != nil {
 			return nil, fmt.Errorf("script: payload: %w", err)
 		}
-		payload = v
+		args[0] = v
 	}
-	var headers, query goja.Value = goja.Undefined(), goja.Undefined()
 	if u.headers {
-		h := vm.NewObject()
-		for _, k := range sortedKeys(in.Headers) {
-			_ = h.DefineDataProperty(k, vm.ToValue(in.Headers[k]), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE)
+		h, err := sb.toJS(in.Headers, 0)
+		if err != nil {
+			return nil, fmt.Errorf("script: headers: %w", err)
 		}
-		headers = h
+		args[1] = h
 	}
 	if u.query {
-		q := vm.NewObject()
-		if err := sb.fill(q, in.Query, 0); err != nil {
+		q, err := sb.newObject(sb.objectProto, "", in.Query, 0)
+		if err != nil {
 			return nil, fmt.Errorf("script: query: %w", err)
 		}
-		query = q
+		args[2] = q
 	}
-	var err error
-	recs := in.Records
-	if !u.records {
-		recs = nil
-	}
-	recordsArr := make([]any, len(recs))
 	var current goja.Value = goja.Null()
-	for i, rec := range recs {
-		o := sb.vm.CreateObject(sb.recordProto)
-		_ = o.DefineDataProperty("_name", vm.ToValue(in.Model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
-		if err = sb.fill(o, rec, 0); err != nil {
-			return nil, fmt.Errorf("script: records: %w", err)
+	if u.records {
+		recordsArr := make([]any, len(in.Records))
+		for i, rec := range in.Records {
+			o, err := sb.inputRecord(in.Model, rec)
+			if err != nil {
+				return nil, fmt.Errorf("script: records: %w", err)
+			}
+			recordsArr[i] = o
+			if in.Record != nil && current == goja.Null() && sameID(rec["id"], in.Record["id"]) {
+				current = o
+			}
 		}
-		recordsArr[i] = o
-		if in.Record != nil && current == goja.Null() && sameID(rec["id"], in.Record["id"]) {
+		args[4] = vm.NewArray(recordsArr...)
+	}
+	if u.record {
+		if in.Record != nil && current == goja.Null() {
+			o, err := sb.inputRecord(in.Model, in.Record)
+			if err != nil {
+				return nil, fmt.Errorf("script: record: %w", err)
+			}
 			current = o
 		}
+		args[3] = current
 	}
-	if in.Record != nil && current == goja.Null() {
-		o := sb.vm.CreateObject(sb.recordProto)
-		_ = o.DefineDataProperty("_name", vm.ToValue(in.Model), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
-		if err = sb.fill(o, in.Record, 0); err != nil {
-			return nil, fmt.Errorf("script: record: %w", err)
-		}
-		current = o
+	if u.env {
+		args[5] = vm.NewDynamicObject(envObject{sb})
 	}
-	env := vm.NewDynamicObject(envObject{sb})
-	return []goja.Value{payload, headers, query, current, vm.NewArray(recordsArr...), env,
-		sb.modelObject(in.Model), sb.logFn, sb.console}, nil
+	if u.model {
+		args[6] = sb.modelObject(in.Model)
+	}
+	args[7], args[8] = sb.logFn, sb.console
+	return args, nil
+}
+
+// inputRecord makes the record object of one of the run's target records.
+func (sb *sandbox) inputRecord(model string, fields map[string]any) (*goja.Object, error) {
+	return sb.newObject(sb.recordProto, model, fields, 0)
 }
 
 func sameID(a, b any) bool {
@@ -414,42 +440,68 @@ func (sb *sandbox) mapError(err error, run *runState, p *Program) error {
 	return fmt.Errorf("script: %w", err)
 }
 
-// Runs execute on pooled worker goroutines rather than a new goroutine
-// each: goja needs a deep Go stack, and a fresh goroutine would grow (copy)
-// its stack on every run. A worker whose run was abandoned returns to the
-// pool only when that run really ends.
-type worker struct{ jobs chan func() }
+// Runs execute on pooled worker goroutines rather than on the caller's, so
+// that Run can return when a run is abandoned, and rather than on a new
+// goroutine each: goja needs a deep Go stack, and a fresh goroutine would
+// grow (copy) its stack on every run. A worker keeps what a run needs
+// between runs (its run state, input and channels), so that handing a run
+// over allocates nothing. A worker whose run was abandoned is never reused:
+// Run closes its jobs, and it exits when that run really ends.
+type worker struct {
+	jobs chan job
+	done chan error // the result of the job, for Run
+	run  runState   // the state of the run in progress; reset by Run
+	in   Input
+}
+
+type job struct {
+	r *Runner
+	p *Program
+}
 
 var workers struct {
 	mu   sync.Mutex
 	idle []*worker
 }
 
-func onWorker(f func()) {
-	var w *worker
+func getWorker() *worker {
 	workers.mu.Lock()
 	if n := len(workers.idle); n > 0 {
-		w = workers.idle[n-1]
+		w := workers.idle[n-1]
 		workers.idle = workers.idle[:n-1]
+		workers.mu.Unlock()
+		return w
 	}
 	workers.mu.Unlock()
-	if w == nil {
-		w = &worker{jobs: make(chan func(), 1)}
-		go w.loop()
+	w := &worker{jobs: make(chan job, 1), done: make(chan error, 1)}
+	go w.loop()
+	return w
+}
+
+// putWorker makes an idle worker available again, or ends it if enough
+// are idle.
+func putWorker(w *worker) {
+	if w.run.abandoned {
+		// The watchdog closed abandon just as the run ended (the worker's
+		// wd.remove, before it reported, orders this read).
+		w.run.abandon = nil
 	}
-	w.jobs <- f
+	// Do not keep the last run's input, Host and context alive while idle.
+	w.in = Input{}
+	w.run.ctx, w.run.host, w.run.vm, w.run.hostErrs, w.run.regexps = nil, nil, nil, nil, nil
+	w.run.model1, w.run.models, w.run.symbols = nil, nil, nil
+	workers.mu.Lock()
+	if len(workers.idle) < 4*runtime.GOMAXPROCS(0) {
+		workers.idle = append(workers.idle, w)
+		workers.mu.Unlock()
+		return
+	}
+	workers.mu.Unlock()
+	close(w.jobs)
 }
 
 func (w *worker) loop() {
-	for f := range w.jobs {
-		f()
-		f = nil // do not keep the last run (its VM, Host and input) alive while idle
-		workers.mu.Lock()
-		if len(workers.idle) >= 4*runtime.GOMAXPROCS(0) {
-			workers.mu.Unlock()
-			return
-		}
-		workers.idle = append(workers.idle, w)
-		workers.mu.Unlock()
+	for j := range w.jobs {
+		w.done <- j.r.execute(&w.run, j.p, &w.in)
 	}
 }

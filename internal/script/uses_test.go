@@ -36,6 +36,22 @@ func TestInputsAreThereForEveryWayOfNamingThem(t *testing.T) {
 			assert.Equal(t, "h1v1", logs[0].Message)
 		})
 	}
+	others := map[string]string{
+		"by name":               `log(payload.a + '' + record.id + env['x.y']._name + model._name)`,
+		"through arguments":     `log(arguments[0].a + '' + arguments[3].id + arguments[5]['x.y']._name + arguments[6]._name)`,
+		"with a unicode escape": `log(p\u0061yload.a + '' + r\u0065cord.id + \u0065nv['x.y']._name + m\u006fdel._name)`,
+	}
+	for name, code := range others {
+		t.Run("a script naming payload, record, env and model "+name+" sees them", func(t *testing.T) {
+			p, err := Compile("uses", code)
+			require.NoError(t, err)
+			h := newFakeHost()
+			require.NoError(t, NewRunner(Limits{}).Run(context.Background(), p, in, h))
+			logs := h.Logs()
+			require.Len(t, logs, 1)
+			assert.Equal(t, "12x.yres.partner", logs[0].Message)
+		})
+	}
 	t.Run("a script that names none of them still runs", func(t *testing.T) {
 		p, err := Compile("uses", `log(String(payload.a) + record.id)`)
 		require.NoError(t, err)
