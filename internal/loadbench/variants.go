@@ -77,6 +77,7 @@ var (
 var variants = []*variant{
 	{name: "bare", about: "net/http handler: read body, encoding/json into map[string]any, answer {\"status\":\"ok\"}", setup: setupBare},
 	{name: "update/mem", about: "seed example 1 (update currency, log calls) on memstore", baseline: "bare", minRatio: 0.85, maxP99: 1.5, setup: setupUpdateMem},
+	{name: "create/mem", about: "seed example 2 without JavaScript: the same partner made by a create action computed from the payload (no target, call log on): what code/mem costs without the script", baseline: "bare", setup: setupCreateMem},
 	{name: "code/mem", about: "seed example 2 (create contact) as a JavaScript code action on memstore", baseline: "bare", minRatio: 0.6, setup: setupCodeMem},
 	{name: "update/sqlite", about: "seed example 1 on sqlstore/sqlite, sale.order mapped to table sale_order, memory call log", baseline: "hand/sqlite", minRatio: 0.9, setup: setupUpdateSQLite},
 	{name: "hand/sqlite", about: "hand-written handler: parse JSON and id, UPDATE sale_order in a transaction", setup: setupHandSQLite},
@@ -236,6 +237,33 @@ func setupCodeMem(context.Context, string) (*target, error) {
 	t.check = func(answered int64) error {
 		// The probe made one partner; each call answered 200 one more.
 		if got, want := int64(len(store.All("res.partner"))), int64(before)+1+answered; got != want {
+			return fmt.Errorf("%d partners after %d calls answered 200, want %d", got, answered, want)
+		}
+		return nil
+	}
+	return t, nil
+}
+
+// setupCreateMem serves seed example 2 as a create action, and checks
+// afterwards that every request created a partner.
+func setupCreateMem(context.Context, string) (*target, error) {
+	store, err := seedStore()
+	if err != nil {
+		return nil, err
+	}
+	def := contactDef()
+	def.Actions = []webhook.Action{{
+		Type:    webhook.ActionCreate,
+		Set:     map[string]any{"company_type": "person", "customer_rank": 1},
+		Compute: map[string]string{"name": "payload.name", "email": "payload.email", "phone": "payload.phone"},
+	}}
+	t, _, err := registryTarget(store, def, contactBody)
+	if err != nil {
+		return nil, err
+	}
+	before := len(store.All("res.partner"))
+	t.check = func(answered int64) error {
+		if got, want := int64(len(store.All("res.partner"))), int64(before)+answered; got != want {
 			return fmt.Errorf("%d partners after %d calls answered 200, want %d", got, answered, want)
 		}
 		return nil
