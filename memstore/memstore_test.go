@@ -517,3 +517,57 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	}
 }
+
+// TestTxWritesManyRecords covers a Tx that writes more records than it
+// keeps as patches, writes some twice and reads some back before the end:
+// every write is seen inside the Tx, all of them after Commit, and none
+// after Rollback.
+func TestTxWritesManyRecords(t *testing.T) {
+	ctx := context.Background()
+	for _, commit := range []bool{true, false} {
+		t.Run(map[bool]string{true: "committed", false: "rolled back"}[commit], func(t *testing.T) {
+			s := memstore.New()
+			var ids []webhook.ID
+			for i := range 40 {
+				id, err := s.Create(ctx, partner, webhook.Record{"name": "p", "n": int64(i), "keep": "k"})
+				require.NoError(t, err)
+				ids = append(ids, id)
+			}
+			tx, err := s.Begin(ctx)
+			require.NoError(t, err)
+			for i, id := range ids {
+				require.NoError(t, tx.Write(ctx, partner, id, webhook.Record{"n": int64(100 + i)}))
+				if i%3 == 0 {
+					require.NoError(t, tx.Write(ctx, partner, id, webhook.Record{"n": int64(200 + i), "extra": true}))
+				}
+				if i == 10 {
+					recs, err := tx.Browse(ctx, partner, ids[:11])
+					require.NoError(t, err)
+					assert.Equal(t, int64(200), recs[0]["n"], "a Tx reads its own writes")
+					assert.Equal(t, int64(110), recs[10]["n"])
+				}
+			}
+			found, err := tx.(webhook.Searcher).Search(ctx, partner, webhook.Filter{"extra": true}, 0)
+			require.NoError(t, err)
+			assert.Len(t, found, 14, "a Tx searches its own writes")
+			if commit {
+				require.NoError(t, tx.Commit())
+			} else {
+				require.NoError(t, tx.Rollback())
+			}
+			for i, rec := range s.All(partner) {
+				want := int64(i)
+				if commit {
+					want = int64(100 + i)
+					if i%3 == 0 {
+						want = int64(200 + i)
+					}
+				}
+				assert.Equal(t, want, rec["n"], "record %d", i)
+				assert.Equal(t, "k", rec["keep"], "fields not written stay")
+				_, extra := rec["extra"]
+				assert.Equal(t, commit && i%3 == 0, extra)
+			}
+		})
+	}
+}
