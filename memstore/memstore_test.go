@@ -528,14 +528,14 @@ func TestTxWritesManyRecords(t *testing.T) {
 		t.Run(map[bool]string{true: "committed", false: "rolled back"}[commit], func(t *testing.T) {
 			s := memstore.New()
 			var ids []webhook.ID
-			for i := range 40 {
+			for i := range 60 {
 				id, err := s.Create(ctx, partner, webhook.Record{"name": "p", "n": int64(i), "keep": "k"})
 				require.NoError(t, err)
 				ids = append(ids, id)
 			}
 			tx, err := s.Begin(ctx)
 			require.NoError(t, err)
-			for i, id := range ids {
+			for i, id := range ids[:40] {
 				require.NoError(t, tx.Write(ctx, partner, id, webhook.Record{"n": int64(100 + i)}))
 				if i%3 == 0 {
 					require.NoError(t, tx.Write(ctx, partner, id, webhook.Record{"n": int64(200 + i), "extra": true}))
@@ -550,6 +550,11 @@ func TestTxWritesManyRecords(t *testing.T) {
 			found, err := tx.(webhook.Searcher).Search(ctx, partner, webhook.Filter{"extra": true}, 0)
 			require.NoError(t, err)
 			assert.Len(t, found, 14, "a Tx searches its own writes")
+			// Records first written after the last read: the first 16 are
+			// committed as patches.
+			for i, id := range ids[40:] {
+				require.NoError(t, tx.Write(ctx, partner, id, webhook.Record{"n": int64(340 + i)}))
+			}
 			if commit {
 				require.NoError(t, tx.Commit())
 			} else {
@@ -557,16 +562,19 @@ func TestTxWritesManyRecords(t *testing.T) {
 			}
 			for i, rec := range s.All(partner) {
 				want := int64(i)
-				if commit {
+				switch {
+				case !commit:
+				case i >= 40:
+					want = int64(300 + i)
+				case i%3 == 0:
+					want = int64(200 + i)
+				default:
 					want = int64(100 + i)
-					if i%3 == 0 {
-						want = int64(200 + i)
-					}
 				}
 				assert.Equal(t, want, rec["n"], "record %d", i)
 				assert.Equal(t, "k", rec["keep"], "fields not written stay")
 				_, extra := rec["extra"]
-				assert.Equal(t, commit && i%3 == 0, extra)
+				assert.Equal(t, commit && i < 40 && i%3 == 0, extra)
 			}
 		})
 	}
