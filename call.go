@@ -354,7 +354,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "env":
 		return models{}, true
 	case "headers":
-		return a.c.headerMap(), true
+		return headerValue{a.c}, true
 	case "query":
 		return a.c.queryMap(), true
 	}
@@ -717,15 +717,6 @@ func errText(err error, reason string) string {
 
 // deliveryKey evaluates the dedupe key of the call.
 func (c *call) deliveryKey(e *expr) error {
-	if e.header != "" {
-		// The same answer as evaluating headers['name'], without
-		// building the map of every header.
-		vs := c.req.Header[e.header]
-		if len(vs) == 0 {
-			return &EvalError{Field: "dedupe.key", Err: fmt.Errorf("no such key: %s", strings.ToLower(e.header))}
-		}
-		return c.setDeliveryKey(strings.Join(vs, ", "))
-	}
 	v, err := c.eval(e, "dedupe.key", nil)
 	if err != nil {
 		return err
@@ -741,11 +732,6 @@ func (c *call) deliveryKey(e *expr) error {
 	default:
 		return &EvalError{Field: "dedupe.key", Err: fmt.Errorf("key yields %s, want a string or an int", v.Type().TypeName())}
 	}
-	return c.setDeliveryKey(key)
-}
-
-// setDeliveryKey checks and sets the dedupe key of the call.
-func (c *call) setDeliveryKey(key string) error {
 	if key == "" {
 		return &EvalError{Field: "dedupe.key", Err: errors.New("the delivery key is empty")}
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"reflect"
 	"sort"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
-	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
@@ -303,10 +301,6 @@ type expr struct {
 	bounded bool
 	// readsRecord says whether the expression reads `record`.
 	readsRecord bool
-	// header, when set, is the canonical name of the one request header
-	// the whole expression reads (headers['webhook-id']): the call reads
-	// it straight from the request instead of evaluating.
-	header string
 }
 
 // compileExpr parses, checks and plans src. want, when not nil, is the
@@ -346,51 +340,7 @@ func compileExpr(webhook, field, src string, want *cel.Type) (*expr, error) {
 	if err != nil {
 		return nil, &ExprError{Webhook: webhook, Field: field, Expr: src, Line: 1, Column: 1, Message: err.Error()}
 	}
-	return &expr{src: src, prog: prog, bounded: bounded, readsRecord: readsIdent(ast, "record"), header: headerRead(ast)}, nil
-}
-
-// headerRead returns the canonical name of the header an expression of
-// the form headers['name'] or headers.name reads, or "" for any other
-// expression. Only lower-case token names qualify: those are exactly the
-// keys under which `headers` holds a request header.
-func headerRead(a *cel.Ast) string {
-	e := a.NativeRep().Expr()
-	var operand celast.Expr
-	var name string
-	switch e.Kind() {
-	case celast.SelectKind:
-		sel := e.AsSelect()
-		if sel.IsTestOnly() {
-			return ""
-		}
-		operand, name = sel.Operand(), sel.FieldName()
-	case celast.CallKind:
-		call := e.AsCall()
-		if call.FunctionName() != operators.Index || len(call.Args()) != 2 {
-			return ""
-		}
-		lit := call.Args()[1]
-		if lit.Kind() != celast.LiteralKind {
-			return ""
-		}
-		str, ok := lit.AsLiteral().(types.String)
-		if !ok {
-			return ""
-		}
-		operand, name = call.Args()[0], string(str)
-	default:
-		return ""
-	}
-	if operand.Kind() != celast.IdentKind || operand.AsIdent() != "headers" || name == "" {
-		return ""
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
-			return ""
-		}
-	}
-	return http.CanonicalHeaderKey(name)
+	return &expr{src: src, prog: prog, bounded: bounded, readsRecord: readsIdent(ast, "record")}, nil
 }
 
 // hasComprehension reports whether the expression has a comprehension.
