@@ -196,25 +196,7 @@ func (s *Store) jsonParam(b *stmt, doc string) string {
 const browseChunk = 500
 
 func (m docModel) browse(ctx context.Context, o on, ids []webhook.ID) ([]webhook.Record, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	keys := make([]key, len(ids))
-	var uniq []key
-	seen := make(map[key]bool, len(ids))
-	for i, id := range ids {
-		k, ok := keyOf(id)
-		if !ok {
-			return nil, notFound(m.name, id)
-		}
-		keys[i] = k
-		if !seen[k] {
-			seen[k] = true
-			uniq = append(uniq, k)
-		}
-	}
-	found := make(map[key]webhook.Record, len(uniq))
-	for chunk := range slices.Chunk(uniq, browseChunk) {
+	return browseIDs(m.name, ids, keyOf, func(chunk []key, found map[key]webhook.Record) error {
 		b := m.s.stmt()
 		b.add("SELECT kind, iid, sid, doc FROM ", m.s.names.records, " WHERE model = ", b.arg(m.s.text(m.name)), " AND (")
 		var ints, strs []string
@@ -237,11 +219,39 @@ func (m docModel) browse(ctx context.Context, o on, ids []webhook.ID) ([]webhook
 		if lock := m.s.lock(o); lock != "" {
 			b.add(" ORDER BY kind, iid, sid", lock)
 		}
-		err := m.query(ctx, o, b, func(k key, rec webhook.Record) bool {
+		return m.query(ctx, o, b, func(k key, rec webhook.Record) bool {
 			found[k] = rec
 			return true
 		})
-		if err != nil {
+	})
+}
+
+// browseIDs is Browse for both kinds of model: it turns ids into keys
+// with keyFor, fetches each distinct key once, browseChunk keys per call
+// of fetch (which fills found), and returns the records in the order of
+// ids, a repeated id getting a copy of its record.
+func browseIDs(model string, ids []webhook.ID, keyFor func(webhook.ID) (key, bool),
+	fetch func(chunk []key, found map[key]webhook.Record) error) ([]webhook.Record, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]key, len(ids))
+	var uniq []key
+	seen := make(map[key]bool, len(ids))
+	for i, id := range ids {
+		k, ok := keyFor(id)
+		if !ok {
+			return nil, notFound(model, id)
+		}
+		keys[i] = k
+		if !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, k)
+		}
+	}
+	found := make(map[key]webhook.Record, len(uniq))
+	for chunk := range slices.Chunk(uniq, browseChunk) {
+		if err := fetch(chunk, found); err != nil {
 			return nil, err
 		}
 	}
@@ -250,7 +260,7 @@ func (m docModel) browse(ctx context.Context, o on, ids []webhook.ID) ([]webhook
 	for i, k := range keys {
 		rec, ok := found[k]
 		if !ok {
-			return nil, notFound(m.name, k.id())
+			return nil, notFound(model, k.id())
 		}
 		if used[k] {
 			rec = cloneRecord(rec)

@@ -674,25 +674,7 @@ func (t *table) guarded(ctx context.Context, o on, risky bool, f func() error) e
 }
 
 func (t *table) browse(ctx context.Context, o on, ids []webhook.ID) ([]webhook.Record, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	keys := make([]key, len(ids))
-	var uniq []key
-	seen := make(map[key]bool, len(ids))
-	for i, id := range ids {
-		k, ok := t.keyFor(id)
-		if !ok {
-			return nil, notFound(t.model, id)
-		}
-		keys[i] = k
-		if !seen[k] {
-			seen[k] = true
-			uniq = append(uniq, k)
-		}
-	}
-	found := make(map[key]webhook.Record, len(uniq))
-	for chunk := range slices.Chunk(uniq, browseChunk) {
+	return browseIDs(t.model, ids, t.keyFor, func(chunk []key, found map[key]webhook.Record) error {
 		b := t.s.stmt()
 		b.add("SELECT ", t.selectList, " FROM ", t.q, " WHERE ", t.key.q, " IN (")
 		for i, k := range chunk {
@@ -705,28 +687,11 @@ func (t *table) browse(ctx context.Context, o on, ids []webhook.ID) ([]webhook.R
 		if lock := t.s.lock(o); lock != "" {
 			b.add(t.orderBy(), lock)
 		}
-		err := t.query(ctx, o, b, func(k key, rec webhook.Record) bool {
+		return t.query(ctx, o, b, func(k key, rec webhook.Record) bool {
 			found[k] = rec
 			return true
 		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	out := make([]webhook.Record, len(ids))
-	used := make(map[key]bool, len(uniq))
-	for i, k := range keys {
-		rec, ok := found[k]
-		if !ok {
-			return nil, notFound(t.model, k.id())
-		}
-		if used[k] {
-			rec = cloneRecord(rec)
-		}
-		used[k] = true
-		out[i] = rec
-	}
-	return out, nil
+	})
 }
 
 // newUUID returns a random (version 4) UUID.
