@@ -186,12 +186,8 @@ func (s *Store) Write(ctx context.Context, model string, id webhook.ID, values w
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	k, ok := keyOf(id)
-	if !ok {
-		return &webhook.NotFoundError{Model: model, ID: id}
-	}
 	var buf [8]fieldValue
-	vals, err := writeValues(model, k, values, buf[:0])
+	k, vals, err := writeValues(model, id, values, buf[:0])
 	if err != nil {
 		return err
 	}
@@ -443,14 +439,8 @@ func (tx *Tx) Write(ctx context.Context, model string, id webhook.ID, values web
 	if err := tx.enter(ctx); err != nil {
 		return err
 	}
-	k, ok := keyOf(id)
-	if !ok {
-		return &webhook.NotFoundError{Model: model, ID: id}
-	}
-	// Most writes set a few fields: normalize them into an array on the
-	// stack rather than a map.
 	var buf [8]fieldValue
-	vals, err := writeValues(model, k, values, buf[:0])
+	k, vals, err := writeValues(model, id, values, buf[:0])
 	if err != nil {
 		return err
 	}
@@ -1024,24 +1014,29 @@ type fieldValue struct {
 	value any
 }
 
-// writeValues normalizes the values of a Write to the record with key k,
-// appending them to out, so that a bad field is refused before any is
-// written.
-func writeValues(model string, k key, values webhook.Record, out []fieldValue) ([]fieldValue, error) {
+// writeValues checks the id of a Write and normalizes its values,
+// appending them to out (most writes set a few fields: callers pass an
+// array on their stack rather than build a map), so that a bad field is
+// refused before any is written.
+func writeValues(model string, id webhook.ID, values webhook.Record, out []fieldValue) (key, []fieldValue, error) {
+	k, ok := keyOf(id)
+	if !ok {
+		return key{}, nil, &webhook.NotFoundError{Model: model, ID: id}
+	}
 	for field, v := range values {
 		if field == "id" {
 			if id, err := webhook.NormalizeID(v); err == nil && id == k.id() {
 				continue
 			}
-			return nil, &webhook.FieldError{Model: model, Field: "id", Reason: "the id of a record cannot be changed"}
+			return key{}, nil, &webhook.FieldError{Model: model, Field: "id", Reason: "the id of a record cannot be changed"}
 		}
 		nv, err := webhook.NormalizeValue(v)
 		if err != nil {
-			return nil, &webhook.FieldError{Model: model, Field: field, Reason: err.Error()}
+			return key{}, nil, &webhook.FieldError{Model: model, Field: field, Reason: err.Error()}
 		}
 		out = append(out, fieldValue{field, nv})
 	}
-	return out, nil
+	return k, out, nil
 }
 
 // cloneRecord deep-copies a stored record.
