@@ -203,9 +203,7 @@ func (s *Store) Write(ctx context.Context, model string, id webhook.ID, values w
 	}
 	// Readers only copy records under the read lock, and no Tx is open,
 	// so the stored map can be changed in place.
-	for _, fv := range vals {
-		rec[fv.name] = fv.value
-	}
+	setFields(rec, vals)
 	return nil
 }
 
@@ -343,9 +341,7 @@ func (s *Store) apply(over []*overlay, claims []claim, now time.Time) {
 		// here, so patched records can be changed in place.
 		for _, p := range ov.patches {
 			rec, _ := ov.base.get(p.k)
-			for _, fv := range p.fields {
-				rec[fv.name] = fv.value
-			}
+			setFields(rec, p.fields)
 		}
 		if len(ov.ints.rows) == 0 && len(ov.strs.rows) == 0 {
 			continue
@@ -687,21 +683,47 @@ func (x *index[K]) merge(o *index[K]) {
 // "id" and are never shared with callers; the lists and maps inside them
 // are never changed once stored, so a record may be copied shallowly.
 type table struct {
-	ints   index[int64]
-	strs   index[string]
+	keyed
 	maxInt int64 // the largest integer id, or 0
+}
+
+// keyed holds records by key, integer and string ids apart.
+type keyed struct {
+	ints index[int64]
+	strs index[string]
+}
+
+// row returns the record with key k, or nil.
+func (r *keyed) row(k key) webhook.Record {
+	if k.str {
+		return r.strs.rows[k.s]
+	}
+	return r.ints.rows[k.n]
+}
+
+// put sets the record with key k, which the caller knows is in order.
+func (r *keyed) put(k key, rec webhook.Record) {
+	if k.str {
+		r.strs.put(k.s, rec)
+	} else {
+		r.ints.put(k.n, rec)
+	}
+}
+
+// insert adds the record with key k in id order.
+func (r *keyed) insert(k key, rec webhook.Record) {
+	if k.str {
+		r.strs.insert(k.s, rec)
+	} else {
+		r.ints.insert(k.n, rec)
+	}
 }
 
 func (t *table) get(k key) (webhook.Record, bool) {
 	if t == nil {
 		return nil, false
 	}
-	var rec webhook.Record
-	if k.str {
-		rec = t.strs.rows[k.s]
-	} else {
-		rec = t.ints.rows[k.n]
-	}
+	rec := t.row(k)
 	return rec, rec != nil
 }
 
@@ -718,21 +740,18 @@ func (t *table) maxIntID() int64 {
 }
 
 func (t *table) insert(k key, rec webhook.Record) {
-	if k.str {
-		t.strs.insert(k.s, rec)
-		return
+	t.keyed.insert(k, rec)
+	if !k.str {
+		t.maxInt = max(t.maxInt, k.n)
 	}
-	t.ints.insert(k.n, rec)
-	t.maxInt = max(t.maxInt, k.n)
 }
 
 // overlay holds a transaction's pending writes to one model: full new
 // versions of the records it created or wrote, owned by the transaction.
 type overlay struct {
-	model  string
-	base   *table // committed records; nil if the model had none
-	ints   index[int64]
-	strs   index[string]
+	model string
+	base  *table // committed records; nil if the model had none
+	keyed
 	maxInt int64
 	// patches are writes to committed records that the transaction has
 	// not read back: the fields to set, applied in place at commit. A
@@ -752,30 +771,20 @@ type patch struct {
 
 // write sets fields of the existing record with key k.
 func (o *overlay) write(k key, fields []fieldValue) {
-	var rec webhook.Record
-	if k.str {
-		rec = o.strs.rows[k.s]
-	} else {
-		rec = o.ints.rows[k.n]
-	}
-	if rec != nil {
-		for _, fv := range fields {
-			rec[fv.name] = fv.value
-		}
+	if rec := o.row(k); rec != nil {
+		setFields(rec, fields)
 		return
 	}
 	for i := range o.patches {
 		if p := &o.patches[i]; p.k == k {
-			p.fields = setFields(p.fields, fields)
+			p.fields = mergeFields(p.fields, fields)
 			return
 		}
 	}
 	if len(o.patches) >= 16 {
 		// Many records written: copies are cheaper to look up.
 		rec, _ := o.own(k)
-		for _, fv := range fields {
-			rec[fv.name] = fv.value
-		}
+		setFields(rec, fields)
 		return
 	}
 	if o.patches == nil {
@@ -789,8 +798,15 @@ func (o *overlay) write(k key, fields []fieldValue) {
 	p.fields = append(p.inline[:0], fields...)
 }
 
-// setFields sets fields in dst, replacing the values of names it has.
-func setFields(dst, fields []fieldValue) []fieldValue {
+// setFields sets fields in rec.
+func setFields(rec webhook.Record, fields []fieldValue) {
+	for _, fv := range fields {
+		rec[fv.name] = fv.value
+	}
+}
+
+// mergeFields sets fields in dst, replacing the values of names it has.
+func mergeFields(dst, fields []fieldValue) []fieldValue {
 next:
 	for _, fv := range fields {
 		for i := range dst {
@@ -808,21 +824,13 @@ next:
 func (o *overlay) settle() {
 	for _, p := range o.patches {
 		rec, _ := o.own(p.k)
-		for _, fv := range p.fields {
-			rec[fv.name] = fv.value
-		}
+		setFields(rec, p.fields)
 	}
 	o.patches = o.patches[:0]
 }
 
 func (o *overlay) get(k key) (webhook.Record, bool) {
-	var rec webhook.Record
-	if k.str {
-		rec = o.strs.rows[k.s]
-	} else {
-		rec = o.ints.rows[k.n]
-	}
-	if rec != nil {
+	if rec := o.row(k); rec != nil {
 		return rec, true
 	}
 	return o.base.get(k)
@@ -836,36 +844,24 @@ func (o *overlay) has(k key) bool {
 // own returns the overlay's version of the record with key k, copying the
 // committed one into the overlay on first use.
 func (o *overlay) own(k key) (webhook.Record, bool) {
-	var rec webhook.Record
-	if k.str {
-		rec = o.strs.rows[k.s]
-	} else {
-		rec = o.ints.rows[k.n]
-	}
-	if rec != nil {
+	if rec := o.row(k); rec != nil {
 		return rec, true
 	}
 	base, ok := o.base.get(k)
 	if !ok {
 		return nil, false
 	}
-	rec = make(webhook.Record, len(base)+2)
+	rec := make(webhook.Record, len(base)+2)
 	maps.Copy(rec, base)
-	if k.str {
-		o.strs.put(k.s, rec)
-	} else {
-		o.ints.put(k.n, rec)
-	}
+	o.put(k, rec)
 	return rec, true
 }
 
 func (o *overlay) create(k key, rec webhook.Record) {
-	if k.str {
-		o.strs.insert(k.s, rec)
-		return
+	o.insert(k, rec)
+	if !k.str {
+		o.maxInt = max(o.maxInt, k.n)
 	}
-	o.ints.insert(k.n, rec)
-	o.maxInt = max(o.maxInt, k.n)
 }
 
 // merged yields the elements of two ascending slices in ascending order.
