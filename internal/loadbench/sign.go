@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -27,6 +28,13 @@ type swSigner struct {
 	key  []byte
 	run  string // makes ids unique across runs of the process
 	next atomic.Int64
+}
+
+// newSWSecret returns a fresh random "whsec_<base64>" secret.
+func newSWSecret() string {
+	var raw [32]byte
+	_, _ = rand.Read(raw[:])
+	return "whsec_" + base64.StdEncoding.EncodeToString(raw[:])
 }
 
 // newSWSigner reads a "whsec_<base64>" secret.

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -457,9 +455,7 @@ func orderID(payload map[string]any) (int64, bool) {
 // setupHandVerified serves handVerified, signed by the same client as
 // verified.
 func setupHandVerified(context.Context, string) (*target, error) {
-	var raw [32]byte
-	_, _ = rand.Read(raw[:])
-	signer, err := newSWSigner("whsec_" + base64.StdEncoding.EncodeToString(raw[:]))
+	signer, err := newSWSigner(newSWSecret())
 	if err != nil {
 		return nil, err
 	}
@@ -482,9 +478,7 @@ func setupHandVerified(context.Context, string) (*target, error) {
 // signing is part of the measured round trip, as it would be for a real
 // sender.
 func setupVerified(context.Context, string) (*target, error) {
-	var raw [32]byte
-	_, _ = rand.Read(raw[:])
-	secret := "whsec_" + base64.StdEncoding.EncodeToString(raw[:])
+	secret := newSWSecret()
 	signer, err := newSWSigner(secret)
 	if err != nil {
 		return nil, err
